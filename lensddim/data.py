@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_data.ipynb #55487d1b
 from __future__ import annotations
-import os, re, math
+import os, re, math, operator, functools
 from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 import threading
@@ -13,10 +13,10 @@ import numpy as np
 # %% auto #0
 __all__ = ['G_SI', 'C_SI', 'MSUN_KG', 'MPC_M', 'ARCSEC_PER_RAD', 'LENS_PARAM_KEYS', 'SUBSTRUCTURES', 'LENS_DEFAULTS',
            'KNOWN_CLASS_ORDERS', 'comoving_distance', 'angular_diameter_distances', 'einstein_radius',
-           'ellipticity_to_angle_ratio', 'sie_deflection', 'shear_deflection', 'point_mass_deflection',
-           'sersic_ellipse', 'gaussian_kernels', 'gaussian_blur', 'pixel_grid', 'render_lenses', 'sample_power_law',
-           'sample_lens_params', 'simulate_lenses', 'lenstronomy_images', 'natural_key', 'list_npy_files',
-           'normalize_images', 'fit_images', 'load_deeplense', 'make_dataset']
+           'ellipticity_to_angle_ratio', 'sie_constants', 'sie_deflection', 'shear_deflection', 'point_mass_deflection',
+           'sersic_ellipse', 'gaussian_kernels', 'gaussian_blur', 'positive_int', 'pixel_grid', 'render_lenses',
+           'sample_power_law', 'sample_lens_params', 'simulate_lenses', 'lenstronomy_images', 'natural_key',
+           'list_npy_files', 'normalize_images', 'fit_images', 'load_deeplense', 'make_dataset']
 
 # %% ../nbs/00_data.ipynb #92d775cc
 G_SI = 6.67430e-11              # gravitational constant, m^3 kg^-1 s^-2 (CODATA 2018)
@@ -51,12 +51,17 @@ def ellipticity_to_angle_ratio(e1, e2):
     c = np.minimum(np.sqrt(e1**2 + e2**2), 0.9999)
     return phi, (1 - c) / (1 + c)
 
-def sie_deflection(x, y, theta_E, e1, e2, center_x=0.0, center_y=0.0, s_scale=1e-10):
-    "Deflection `(alpha_x, alpha_y)` in arcsec of a singular isothermal ellipsoid (lenstronomy 'SIE'); all arguments broadcast."
+def sie_constants(theta_E, e1, e2, s_scale=1e-10):
+    """SIE constants `(phi, q, b, s)` as lenstronomy: orientation, axis ratio (q >= 1 replaced by 0.99999999), scale `b = theta_E sqrt(q)`
+    and core `s = s_scale / sqrt(q)` (b and s use the axis ratio before the replacement)."""
     phi, q = ellipticity_to_angle_ratio(e1, e2)
     b = theta_E / np.sqrt((1 + q**2) / (2 * q)) * np.sqrt((1 + q**2) / 2)   # = theta_E * sqrt(q)
     s = s_scale / np.sqrt(q)
-    q = np.where(q >= 1, 0.99999999, q)
+    return phi, np.where(q >= 1, 0.99999999, q), b, s
+
+def sie_deflection(x, y, theta_E, e1, e2, center_x=0.0, center_y=0.0, s_scale=1e-10):
+    "Deflection `(alpha_x, alpha_y)` in arcsec of a singular isothermal ellipsoid (lenstronomy 'SIE'); all arguments broadcast."
+    phi, q, b, s = sie_constants(theta_E, e1, e2, s_scale)
     cos, sin = np.cos(phi), np.sin(phi)
     dx, dy = x - center_x, y - center_y
     xr, yr = dx * cos + dy * sin, -dx * sin + dy * cos                        # rotate into the major-axis frame
@@ -109,16 +114,21 @@ def _buffer(name, shape):
     if name not in cache or cache[name].shape != shape: cache[name] = np.empty(shape)
     return cache[name]
 
-def _blur_into(out, images, w, scale=1.0):
-    "Separable blur of `images` (n,H,W) with per-image symmetric kernels `w` (n, 2R+1), 'nearest' edges, times `scale`, written to `out`."
+def _new_buffer(name, shape):
+    "A fresh float64 array (the scratch source for one-off calls, which should not keep memory afterwards)."
+    return np.empty(shape)
+
+def _blur_into(out, images, w, scale=1.0, buffer=_new_buffer):
+    """Separable blur of `images` (n,H,W) with per-image symmetric kernels `w` (n, 2R+1), 'nearest' edges, times `scale`, written to `out`.
+    `buffer(name, shape)` supplies the scratch arrays: fresh ones by default, the per-thread cache `_buffer` in the chunked renderer."""
     n, H, W = images.shape
     R = (w.shape[1] - 1) // 2
-    T = _buffer("blur_tmp", images.shape)
-    rows = _buffer("blur_rows", images.shape)
+    T = buffer("blur_tmp", images.shape)
+    rows = buffer("blur_rows", images.shape)
     for axis, src, dst, wk in ((1, images, rows, w), (2, rows, out, w * scale)):
         length = src.shape[axis]
         pshape = list(src.shape); pshape[axis] += 2 * R
-        padded = _buffer(f"blur_pad{axis}", tuple(pshape))
+        padded = buffer(f"blur_pad{axis}", tuple(pshape))
         win = lambda a, b: padded[(slice(None),) * axis + (slice(a, b),)]
         src_edge = lambda a, b: src[(slice(None),) * axis + (slice(a, b),)]
         win(R, R + length)[...] = src; win(0, R)[...] = src_edge(0, 1); win(R + length, 2 * R + length)[...] = src_edge(length - 1, length)
@@ -140,6 +150,15 @@ def gaussian_blur(images, sigma, truncate=5.0):
 LENS_PARAM_KEYS = ("theta_E", "e1", "e2", "center_x", "center_y", "gamma1", "gamma2",
                    "source_amp", "source_R_sersic", "source_n_sersic", "source_e1", "source_e2", "source_x", "source_y",
                    "lens_light_amp", "lens_light_R_sersic", "lens_light_n_sersic", "lens_light_e1", "lens_light_e2", "psf_fwhm")
+
+def positive_int(name, value):
+    "`value` as an int if it is a positive integer (Python or NumPy, not bool or float), else a ValueError naming `name`."
+    try:
+        if isinstance(value, (bool, np.bool_)): raise TypeError
+        v = operator.index(value)
+    except TypeError: raise ValueError(f"{name} must be a positive integer, got {value!r}") from None
+    if v < 1: raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return v
 
 def pixel_grid(size, pixel_scale):
     "Pixel-centre coordinates in arcsec: `x` of shape (1, 1, size) (columns) and `y` of shape (1, size, 1) (rows), centred on 0."
@@ -176,10 +195,7 @@ def _render_chunk(params, sl, size, pixel_scale, psf_truncation):
     x, y = pixel_grid(size, pixel_scale)
     U, V, P, T, BX, BY = (_buffer(k, shape) for k in ("sie_u", "sie_v", "psi", "tmp", "beta_x", "beta_y"))
     # SIE: U = sqrt(1-q²) x', V = sqrt(1-q²) y' in the major-axis frame, then psi, then the arctan/artanh factors
-    phi, q = ellipticity_to_angle_ratio(col("e1"), col("e2"))
-    b = theta_E / np.sqrt((1 + q**2) / (2 * q)) * np.sqrt((1 + q**2) / 2)
-    s = 1e-10 / np.sqrt(q)
-    q = np.where(q >= 1, 0.99999999, q)
+    phi, q, b, s = sie_constants(theta_E, col("e1"), col("e2"))
     cos, sin, sq = np.cos(phi), np.sin(phi), np.sqrt(1 - q**2)
     dx, dy = x - col("center_x"), y - col("center_y")                     # (n,1,W) and (n,H,1): cheap
     np.add(dx * (sq * cos), dy * (sq * sin), out=U)
@@ -210,7 +226,7 @@ def _render_chunk(params, sl, size, pixel_scale, psf_truncation):
     sigma_pix = np.asarray(params["psf_fwhm"], dtype=np.float64)[sl] / (2 * np.sqrt(2 * np.log(2))) / pixel_scale
     w = gaussian_kernels(sigma_pix, psf_truncation)
     if w.shape[1] == 1: return img * (w[:, :1, None] * pixel_scale**2)
-    return _blur_into(np.empty(shape), img, w, pixel_scale**2)              # PSF, times the pixel area
+    return _blur_into(np.empty(shape), img, w, pixel_scale**2, buffer=_buffer)              # PSF, times the pixel area
 
 def _check_params(params):
     missing = [k for k in LENS_PARAM_KEYS + ("point_theta_E", "point_x", "point_y") if k not in params]
@@ -231,13 +247,14 @@ def _run_chunks(fn, n, chunk_size, workers):
     with ThreadPoolExecutor(workers) as pool: return list(pool.map(fn, slices))
 
 def _chunk(chunk_size, size):
-    "Images per chunk: given, or about 2**16 pixels (a few 0.5 MB arrays, which stay in the CPU cache)."
-    return max(1, 2**16 // size**2) if chunk_size is None else int(chunk_size)
+    "Images per chunk: given (a positive integer), or about 2**16 pixels (a few 0.5 MB arrays, which stay in the CPU cache)."
+    return max(1, 2**16 // size**2) if chunk_size is None else positive_int("chunk_size", chunk_size)
 
 def render_lenses(params, size=64, pixel_scale=None, field_of_view=7.5, psf_truncation=5.0, chunk_size=None, workers=None):
     """Noise-free lensed images (float64, shape (n, size, size)) of the systems in `params`, in lenstronomy's units (surface brightness × pixel area).
     `pixel_scale` (arcsec/pixel) defaults to `field_of_view / size`; `chunk_size` images (default: about 2**16 pixels) are rendered at a time on `workers` threads (default min(2, CPUs))."""
     n = _check_params(params)
+    size = positive_int("size", size)
     pixel_scale = field_of_view / size if pixel_scale is None else pixel_scale
     parts = _run_chunks(lambda sl: _render_chunk(params, sl, size, pixel_scale, psf_truncation), n, _chunk(chunk_size, size), workers)
     return np.concatenate(parts) if parts else np.zeros((0, size, size))
@@ -295,6 +312,14 @@ def _merge_ranges(ranges):
             if np.ndim(v) != 0: raise ValueError(f"{k} is a single number, got {v!r}")
         elif np.shape(v) != (2,) or not v[0] <= v[1]:
             raise ValueError(f"range {k}={v!r} must be a pair (low, high) with low <= high")
+    # values that would give NaN images or a crash deep inside the renderer
+    if not cfg["z_source"] > cfg["z_lens"] >= 0:
+        raise ValueError(f"need 0 <= z_lens < z_source (the source must lie behind the lens), got z_lens={cfg['z_lens']}, z_source={cfg['z_source']}")
+    if not cfg["subhalo_mass"][0] > 0: raise ValueError(f"subhalo_mass range {cfg['subhalo_mass']!r} must have a positive lower bound (power law in mass)")
+    if cfg["subhalo_slope"] == -1: raise ValueError("subhalo_slope must differ from -1 (the inverse-CDF sampler needs slope + 1 != 0)")
+    if not cfg["source_n_sersic"][0] > 0: raise ValueError(f"source_n_sersic range {cfg['source_n_sersic']!r} must be positive")
+    if not cfg["lens_light_n_sersic"][0] > 0: raise ValueError(f"lens_light_n_sersic range {cfg['lens_light_n_sersic']!r} must be positive")
+    cfg["vortex_points"] = positive_int("vortex_points", cfg["vortex_points"])
     return cfg
 
 def sample_lens_params(n, substructure="no_sub", seed=None, **ranges):
@@ -340,7 +365,8 @@ def simulate_lenses(n, size=64, substructure="no_sub", seed=None, return_params=
     are rendered at a time on `workers` threads (default min(2, CPUs)); neither changes the result. `ranges` override any entry of `LENS_DEFAULTS`, e.g. `theta_E=(1.2, 1.2)` or `noise_sigma=(0, 0)`."""
     _check_substructure(substructure)
     if int(n) != n or n < 0: raise ValueError(f"n must be a non-negative integer, got {n!r}")
-    n, size = int(n), int(size)
+    n, size = int(n), positive_int("size", size)
+    chunk = _chunk(chunk_size, size)
     rng = np.random.default_rng(seed)
     params = sample_lens_params(n, substructure, rng, **ranges)
     noise_seeds = rng.integers(0, 2**63, n)
@@ -359,7 +385,7 @@ def simulate_lenses(n, size=64, substructure="no_sub", seed=None, return_params=
         out -= lo; out *= 1 / np.where(hi > lo, hi - lo, 1)                                   # a blank image stays 0
         return np.clip(out, 0, 1, out=out)
 
-    parts = _run_chunks(one_chunk, n, _chunk(chunk_size, size), workers)
+    parts = _run_chunks(one_chunk, n, chunk, workers)
     images = (np.concatenate(parts) if parts else np.zeros((0, size, size), np.float32))[..., None]
     return (images, params) if return_params else images
 
@@ -410,8 +436,9 @@ def list_npy_files(folder):
     return sorted((f for f in folder.iterdir() if f.is_file() and f.suffix.lower() == ".npy" and not f.name.startswith(".")),
                   key=lambda f: natural_key(f.name))
 
-def _read_npy(f, allow_pickle=False):
-    "Read the .npy file `f` as float64 images (k, H, W), with clear errors."
+def _read_npy(f, allow_pickle=False, normalize="auto"):
+    """Read the .npy file `f` as float64 images (k, H, W), with clear errors. A constant image is refused only when `normalize`
+    would min-max scale it ('minmax', or 'auto' with values outside [0, 1]): there is no range to scale."""
     f = Path(f)
     if not f.exists(): raise FileNotFoundError(f"{f}: no such file or folder")
     if f.suffix.lower() != ".npy": raise ValueError(f"{f}: not a .npy file (load_deeplense reads NumPy .npy files)")
@@ -437,35 +464,44 @@ def _read_npy(f, allow_pickle=False):
     if a.size == 0: raise ValueError(f"{f}: array of shape {a.shape} is empty")
     if not np.all(np.isfinite(a)): raise ValueError(f"{f}: contains NaN or infinite values")
     const = np.ptp(a, axis=(1, 2)) == 0
+    if normalize == "auto": const &= (a[:, 0, 0] < 0) | (a[:, 0, 0] > 1)
     if np.any(const):
         i = int(np.argmax(const))
         raise ValueError(f"{f}: image {i} is constant (every pixel {a[i, 0, 0]}), it cannot be normalised to [0, 1]")
     return a
 
 def normalize_images(images, normalize="auto"):
-    "Scale images (n, H, W) to [0, 1]: 'auto' min-max scales only the images outside [0, 1], 'minmax' scales all."
+    """Scale images (n, H, W) to [0, 1]: 'auto' min-max scales only the images outside [0, 1], 'minmax' scales all.
+    The dtype is kept, and with 'auto' the input itself is returned when no image needs scaling."""
     if normalize not in ("auto", "minmax"): raise ValueError(f"normalize must be 'auto' or 'minmax', got {normalize!r}")
     lo, hi = images.min(axis=(1, 2), keepdims=True), images.max(axis=(1, 2), keepdims=True)
     scale = np.ones(len(images), bool)[:, None, None] if normalize == "minmax" else (lo < 0) | (hi > 1)
-    return np.where(scale, (images - lo) / np.where(hi > lo, hi - lo, 1.0), images)
+    if not scale.any(): return images
+    return np.where(scale, (images - lo) / np.where(hi > lo, hi - lo, 1), images).astype(images.dtype, copy=False)
 
+@functools.lru_cache(maxsize=64)
 def _resample_matrix(n_in, n_out):
-    "Matrix (n_out, n_in) that resamples a 1-D signal: area averaging when shrinking, linear interpolation when enlarging."
+    """Matrix (n_out, n_in) that resamples a 1-D signal: area averaging when shrinking, linear interpolation when enlarging.
+    Cached (a data set resizes every file with the same matrices), so it is returned read-only."""
     if n_out <= n_in:
         edges_in, edges_out = np.arange(n_in + 1) / n_in, np.arange(n_out + 1) / n_out
         overlap = np.minimum(edges_out[1:, None], edges_in[None, 1:]) - np.maximum(edges_out[:-1, None], edges_in[None, :-1])
-        return np.maximum(overlap, 0.0) * n_out
-    pos = np.clip((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0, n_in - 1)
-    lo = np.floor(pos).astype(int); hi = np.minimum(lo + 1, n_in - 1); t = pos - lo
-    m = np.zeros((n_out, n_in)); m[np.arange(n_out), lo] += 1 - t; m[np.arange(n_out), hi] += t
+        m = np.maximum(overlap, 0.0) * n_out
+    else:
+        pos = np.clip((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0, n_in - 1)
+        lo = np.floor(pos).astype(int); hi = np.minimum(lo + 1, n_in - 1); t = pos - lo
+        m = np.zeros((n_out, n_in)); m[np.arange(n_out), lo] += 1 - t; m[np.arange(n_out), hi] += t
+    m.flags.writeable = False
     return m
 
 def fit_images(images, size, fit="resize"):
-    "Bring images (n, H, W) to (n, size, size): `fit='resize'` (area average / bilinear) or `fit='crop'` (central window, edge padding)."
+    """Bring images (n, H, W) to (n, size, size): `fit='resize'` (area average / bilinear) or `fit='crop'` (central window, edge padding).
+    Float32 images are resized in float32 (no float64 copy)."""
     n, H, W = images.shape
     if (H, W) == (size, size): return images
     if fit == "resize":
-        rows, cols = _resample_matrix(H, size), _resample_matrix(W, size)
+        dtype = np.float32 if images.dtype == np.float32 else np.float64
+        rows, cols = _resample_matrix(H, size).astype(dtype), _resample_matrix(W, size).astype(dtype)
         out = (images.reshape(n * H, W) @ cols.T).reshape(n, H, size)             # one 2-D product per axis, not a batched matmul
         out = (out.transpose(0, 2, 1).reshape(n * size, H) @ rows.T).reshape(n, size, size)
         return out.transpose(0, 2, 1)
@@ -484,7 +520,7 @@ def fit_images(images, size, fit="resize"):
 def _load_files(files, size, allow_pickle, normalize, fit):
     images, shape, first = [], None, None
     for f in files:
-        a = normalize_images(_read_npy(f, allow_pickle), normalize)
+        a = normalize_images(_read_npy(f, allow_pickle, normalize), normalize)
         if size is not None: a = fit_images(a, size, fit)
         elif shape is None: shape, first = a.shape[1:], f
         elif a.shape[1:] != shape:
@@ -502,7 +538,7 @@ def load_deeplense(path, size=None, allow_pickle=False, normalize="auto", fit="r
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"{path}: no such file or folder")
     if fit not in ("resize", "crop"): raise ValueError(f"fit must be 'resize' or 'crop', got {fit!r}")
-    if size is not None and (int(size) != size or size < 1): raise ValueError(f"size must be a positive integer or None, got {size!r}")
+    if size is not None: size = positive_int("size", size)
     if path.is_file(): return _load_files([path], size, allow_pickle, normalize, fit)
     files = list_npy_files(path)
     if files: return _load_files(files, size, allow_pickle, normalize, fit)
@@ -520,11 +556,16 @@ def load_deeplense(path, size=None, allow_pickle=False, normalize="auto", fit="r
 
 # %% ../nbs/00_data.ipynb #c9c57b00
 def _as_image_array(source):
-    a = np.asarray(source)
+    "`source` as a float32 array (n, H, W) - no copy when it already is one - with clear errors for the usual mistakes."
+    if isinstance(source, tuple) and len(source) == 3 and isinstance(source[2], (list, tuple)):
+        raise ValueError("make_dataset got a 3-tuple, like the (images, labels, class_names) that load_deeplense returns for class folders; "
+                         "pass the images alone: make_dataset(load_deeplense(path)[0], ...)")
+    try: a = np.asarray(source, dtype=np.float32)
+    except (TypeError, ValueError) as e: raise ValueError(f"make_dataset needs an image array (n, H, W[, 1]) or .npy files, got {type(source).__name__} ({e})") from None
     if a.ndim == 4 and a.shape[-1] == 1: a = a[..., 0]
     if a.ndim != 3: raise ValueError(f"image array has shape {a.shape}; expected (n, H, W) or (n, H, W, 1)")
     if not np.all(np.isfinite(a)): raise ValueError("image array contains NaN or infinite values")
-    return a.astype(np.float64)
+    return a
 
 def _augment(image, seed):
     "Random rotation by k·90° and optional horizontal flip (the 8 symmetries of the square), from a stateless seed."
@@ -537,12 +578,15 @@ def make_dataset(source, image_size, batch_size=32, shuffle=True, augment=True, 
                  fit="resize", allow_pickle=False, normalize="auto", shuffle_buffer=1024, drop_remainder=False):
     """A tf.data.Dataset of float32 batches (B, image_size, image_size, 1) in [0, 1] for training.
 
-    `source`: image array (n, H, W[, 1]) in memory, or a folder / list of .npy paths streamed file by file.
+    `source`: image array (n, H, W[, 1]) in memory, or a folder / list of .npy paths streamed file by file (for class folders pass
+    `load_deeplense(path)[0]`). `image_size`, `batch_size`, `shuffle_buffer`: positive integers.
     `fit`: 'resize' (area average / bilinear) or 'crop' (centre crop / edge pad) to `image_size`. `augment`: random 90° rotations and flips.
     `shuffle`, `seed`, `repeat` (repeat forever), `shuffle_buffer` (streaming only), `drop_remainder` (drop the last short batch).
     `allow_pickle`, `normalize`: passed to the file loader (see `load_deeplense`)."""
     import tensorflow as tf
     if fit not in ("resize", "crop"): raise ValueError(f"fit must be 'resize' or 'crop', got {fit!r}")
+    image_size, batch_size = positive_int("image_size", image_size), positive_int("batch_size", batch_size)
+    shuffle_buffer = positive_int("shuffle_buffer", shuffle_buffer)
     seed = int(np.random.default_rng().integers(2**31)) if seed is None else int(seed)
     shape = (image_size, image_size, 1)
     if isinstance(source, (str, Path)) or (isinstance(source, (list, tuple)) and source and isinstance(source[0], (str, Path))):
@@ -550,11 +594,14 @@ def make_dataset(source, image_size, batch_size=32, shuffle=True, augment=True, 
             if not Path(source).exists(): raise FileNotFoundError(f"{source}: no such file or folder")
             files = list_npy_files(source) if Path(source).is_dir() else [Path(source)]
         else: files = [Path(f) for f in source]
+        if not files and Path(source).is_dir() and any(d.is_dir() and list_npy_files(d) for d in Path(source).iterdir()):
+            raise ValueError(f"{source}: holds class folders, which make_dataset does not stream; pass load_deeplense(path)[0] (images) "
+                             "or one class folder")
         if not files: raise ValueError(f"{source}: empty folder - no .npy files to stream")
         for f in files:
             if not f.exists(): raise FileNotFoundError(f"{f}: no such file or folder")
         def load(path):
-            a = normalize_images(_read_npy(path.decode(), allow_pickle), normalize)
+            a = normalize_images(_read_npy(path.decode(), allow_pickle, normalize), normalize)
             return fit_images(a, image_size, fit).astype(np.float32)[..., None]
         def load_tf(path):
             images = tf.numpy_function(load, [path], tf.float32)
@@ -565,11 +612,12 @@ def make_dataset(source, image_size, batch_size=32, shuffle=True, augment=True, 
         ds = ds.map(load_tf, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).unbatch()
         if shuffle: ds = ds.shuffle(shuffle_buffer, seed=seed + 1, reshuffle_each_iteration=True)
     else:
-        images = fit_images(normalize_images(_as_image_array(source), normalize), image_size, fit).astype(np.float32)[..., None]
+        images = fit_images(normalize_images(_as_image_array(source), normalize), image_size, fit).astype(np.float32, copy=False)[..., None]
         ds = tf.data.Dataset.from_tensor_slices(images)
         if shuffle: ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
     if repeat: ds = ds.repeat()
-    if augment:
-        ds = ds.enumerate().map(lambda i, x: _augment(x, tf.stack([tf.constant(seed, tf.int64), i])),
-                                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if augment:   # one random number per image, different in every pass over the data (epoch), the same for the same seed
+        draws = tf.data.Dataset.random(seed=seed + 2, rerandomize_each_iteration=True)
+        ds = tf.data.Dataset.zip((ds, draws)).map(lambda x, r: _augment(x, tf.stack([tf.constant(seed, tf.int64), r])),
+                                                  num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)

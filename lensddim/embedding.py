@@ -22,15 +22,17 @@ class SinusoidalEmbedding(keras.layers.Layer):
     The last input axis must have size 1 (e.g. noise variances of shape (B, 1, 1, 1)); the output replaces it by `dims`
     (e.g. (B, 1, 1, dims)).
 
-    - `dims` (default 32): embedding size; must be a positive even number (half sines, half cosines).
+    - `dims` (default 32): embedding size; an even number >= 4 (half sines, half cosines; at least two frequencies).
     - `min_frequency` (default 1.0): lowest frequency f_1, > 0.
     - `max_frequency` (default 1000.0): highest frequency f_{dims/2}, > min_frequency.
       The frequencies are exp(linspace(log min_frequency, log max_frequency, dims // 2))."""
 
     def __init__(self, dims=32, min_frequency=1.0, max_frequency=1000.0, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(dims, bool) or int(dims) != dims or dims < 2 or dims % 2:
+        if isinstance(dims, bool) or int(dims) != dims or dims % 2:
             raise ValueError(f"dims must be a positive even number (half sines, half cosines), got {dims}")
+        if dims < 4:
+            raise ValueError(f"dims must be at least 4 (two frequencies, min_frequency and max_frequency), got {dims}")
         if not 0 < min_frequency < max_frequency:
             raise ValueError(f"need 0 < min_frequency < max_frequency, got min_frequency={min_frequency}, "
                              f"max_frequency={max_frequency}")

@@ -16,8 +16,8 @@ import keras
 from fastcore.basics import patch
 from keras import ops
 
-from .forward import get_schedule
-from .unet import build_unet
+from .forward import diffuse, get_schedule
+from .unet import build_unet, check_unet_args
 from .sampler import PREDICTIONS, ddim_sample, sampling_rates, split_prediction
 
 # %% ../nbs/04_training.ipynb #3065f2b8
@@ -53,16 +53,11 @@ class DiffusionModel(keras.Model):
         _check_choice("loss", loss, LOSSES)
         if not 0.0 <= float(ema) < 1.0:
             raise ValueError(f"ema must be in [0, 1) (fraction of the old average kept per step), got {ema}.")
-        if num_classes is not None and int(num_classes) < 1:
-            raise ValueError(f"num_classes must be a positive integer or None, got {num_classes}.")
         if not 0.0 <= float(label_dropout) < 1.0:
             raise ValueError(f"label_dropout must be in [0, 1), got {label_dropout}.")
-        factor = 2 ** (len(widths) - 1)
-        if int(image_size) < factor or int(image_size) % factor:
-            raise ValueError(f"image_size {image_size} is refused by a U-Net with {len(widths)} levels: "
-                             f"it must be a positive multiple of 2**{len(widths) - 1} = {factor}.")
-        self.image_size, self.channels = int(image_size), int(channels)
-        self.num_classes = None if num_classes is None else int(num_classes)
+        image_size, channels, widths, block_depth, attention_levels, num_classes = check_unet_args(
+            image_size, channels, widths, block_depth, attention_levels, num_classes)   # the U-Net's own checks and messages
+        self.image_size, self.channels, self.num_classes = image_size, channels, num_classes
         self.label_dropout, self.prediction, self.loss_type = float(label_dropout), prediction, loss
         self.ema_decay = float(ema)
         self.schedule = get_schedule(schedule)
@@ -129,7 +124,7 @@ def compile_from_config(self: DiffusionModel, config):
 def compute_loss(self: DiffusionModel, x=None, y=None, y_pred=None, sample_weight=None, training=True):
     """One diffusion training (or evaluation) loss on the normalised batch `y_pred`, labels `y`.
 
-    Draws t ~ U(0, 1) and ε ~ N(0, 1) per image, forms z = s·x + n·ε, asks the network
+    Draws t ~ U(0, 1) and ε ~ N(0, 1) per image, forms z = s·x + n·ε with `diffuse`, asks the network
     (the EMA network when not training) for its prediction and returns the `loss` to the
     target of `prediction`. Also updates the `noise_loss` / `image_loss` metrics and, when
     training, the EMA weights."""
@@ -141,7 +136,7 @@ def compute_loss(self: DiffusionModel, x=None, y=None, y_pred=None, sample_weigh
     t = keras.random.uniform((batch, 1, 1, 1), seed=self.seed_generator)
     noises = keras.random.normal(ops.shape(images), seed=self.seed_generator)
     noise_rates, signal_rates = self.schedule(t)
-    noisy_images = signal_rates * images + noise_rates * noises
+    noisy_images = diffuse(images, noises, t, self.schedule)          # signal_rates·images + noise_rates·noises
     network = self.network if training else self.ema_network
     inputs = [noisy_images, ops.square(noise_rates)]
     if self.num_classes is not None:

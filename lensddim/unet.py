@@ -103,12 +103,18 @@ def check_unet_args(image_size, channels, widths, block_depth, attention_levels,
         raise ValueError(
             f"image_size {image_size} must be divisible by 2**(len(widths)-1) = {factor} for widths {widths} "
             f"(the U-Net halves the image {len(widths) - 1} times); nearby sizes that work: {nearby}. "
-            f"DeepLense's 150-px images are centre-cropped/padded or resized by "
+            f"150-px DeepLense images (Model I, the diffusion set) are centre-cropped/padded or resized by "
             f"lensddim.data.make_dataset(image_size=...), e.g. to 144 or 64.")
     attention_levels = tuple(attention_levels or ())
+    bad = ValueError(f"attention_levels must be indices into widths (0..{len(widths) - 1}), got {attention_levels}")
+    levels = []
     for level in attention_levels:
-        if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level < len(widths):
-            raise ValueError(f"attention_levels must be indices into widths (0..{len(widths) - 1}), got {attention_levels}")
+        if isinstance(level, bool): raise bad
+        try: level = operator.index(level)          # Python or NumPy integers
+        except TypeError: raise bad from None
+        if not 0 <= level < len(widths): raise bad
+        levels.append(level)
+    attention_levels = tuple(levels)
     if num_classes is not None:
         num_classes = _positive_int("num_classes", num_classes)
     return image_size, channels, widths, block_depth, attention_levels, num_classes
@@ -178,9 +184,11 @@ def build_unet(image_size, channels=1, widths=(32, 64, 96, 128), block_depth=2, 
     return keras.Model(inputs, outputs, name=name)
 
 # %% ../nbs/03_unet.ipynb #67845098
-def unet_table(image_size=64, widths=(32, 64, 96, 128), block_depth=2, attention_levels=()):
-    "A markdown table of the U-Net levels: resolution, width, blocks and what happens on the way down and up."
-    rows = ["| level | resolution | width | down path | up path |", "|---|---|---|---|---|"]
+def unet_table(image_size=64, widths=(32, 64, 96, 128), block_depth=2, attention_levels=(), channels=1, embedding_dims=32):
+    "A markdown table of the U-Net levels: resolution, width, blocks and what happens on the way down and up (arguments as `build_unet`)."
+    rows = ["| level | resolution | width | down path | up path |", "|---|---|---|---|---|",
+            f"| input | {image_size}×{image_size} | {widths[0]} + {embedding_dims} | 1×1 conv of the image ({widths[0]}) ‖ noise embedding "
+            f"({embedding_dims}) | output: 1×1 conv → {channels} channel{'s' if channels > 1 else ''} |"]
     last = len(widths) - 1
     for level, width in enumerate(widths):
         size = image_size // 2 ** level
