@@ -71,14 +71,7 @@ def main():
     print(f"Part 2: feature extraction (batched) + KID, {n_images} real + {n_images} generated 64 px images")
     images_real = rng.uniform(size=(n_images, 64, 64, 1)).astype(np.float32)
     images_generated = (rng.uniform(size=(n_images, 64, 64, 1)) ** 1.2).astype(np.float32)
-    try:
-        lensing = lensing_feature_extractor()
-    except FileNotFoundError:  # weights not shipped yet: an untrained encoder has the same cost
-        import keras
-        from lensddim.kid import build_lensing_encoder
-        encoder = build_lensing_encoder()
-        lensing = keras.Model(encoder.input, encoder.get_layer("features").output)
-    spaces = {"lensing encoder (64-d)": lensing,
+    spaces = {"lensing encoder (64-d)": lensing_feature_extractor(),
               "InceptionV3 75 px (2048-d, random weights)": inception_feature_extractor(75, weights=None)}
     part2_size = min(subset_size, n_images)
     for name, extractor in spaces.items():
