@@ -4,11 +4,11 @@
 
 # %% auto #0
 __all__ = ['LOSSES', 'CHECKPOINT_WEIGHTS', 'CHECKPOINT_STATE', 'prediction_target', 'elementwise_loss', 'DiffusionModel',
-           'save_checkpoint', 'load_checkpoint', 'has_checkpoint', 'Checkpoint', 'image_grid', 'save_image_grid',
-           'SampleGrid', 'train', 'read_log', 'plot_losses']
+           'save_checkpoint', 'check_checkpoint_config', 'load_checkpoint', 'has_checkpoint', 'Checkpoint',
+           'image_grid', 'save_image_grid', 'SampleGrid', 'NonFiniteLossError', 'train', 'read_log', 'plot_losses']
 
 # %% ../nbs/04_training.ipynb #56741e11
-import json, math, os, warnings
+import json, math, os, shutil, warnings
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,7 @@ from keras import ops
 
 from .forward import diffuse, get_schedule
 from .unet import build_unet, check_unet_args
-from .sampler import PREDICTIONS, ddim_sample, sampling_rates, split_prediction
+from .sampler import PREDICTIONS, _check_prediction, ddim_sample, sampling_rates, split_prediction
 
 # %% ../nbs/04_training.ipynb #3065f2b8
 LOSSES = ("mae", "mse")
@@ -29,7 +29,7 @@ def _check_choice(name, value, choices):
 
 def prediction_target(images, noises, noise_rates, signal_rates, prediction="noise"):
     "What the network should output for clean `images` noised with `noises`, in parameterisation `prediction`."
-    _check_choice("prediction", prediction, PREDICTIONS)
+    _check_prediction(prediction)   # the sampler's check: one message for a bad `prediction` everywhere
     if prediction == "noise": return noises
     if prediction == "signal": return images
     return signal_rates * noises - noise_rates * images
@@ -49,7 +49,7 @@ class DiffusionModel(keras.Model):
                  attention_levels=(), num_classes=None, label_dropout=0.1,
                  prediction="noise", loss="mae", schedule="offset_cosine", ema=0.999, seed=None, **kwargs):
         super().__init__(**kwargs)
-        _check_choice("prediction", prediction, PREDICTIONS)
+        _check_prediction(prediction)
         _check_choice("loss", loss, LOSSES)
         if not 0.0 <= float(ema) < 1.0:
             raise ValueError(f"ema must be in [0, 1) (fraction of the old average kept per step), got {ema}.")
@@ -235,30 +235,31 @@ def _sampling_labels(self: DiffusionModel, labels, n):
     return labels
 
 @patch
-def _predictor(self: DiffusionModel, labels, guidance_scale):
-    """The `predict(noisy_images, noise_rates, signal_rates)` callable `ddim_sample` wants, on the EMA network.
+def _predictor(self: DiffusionModel, guidance_scale):
+    """The `predict(noisy_images, noise_rates, signal_rates, labels=None)` callable `ddim_sample` wants, on the EMA network.
 
-    Cached per (labels, guidance) so that the sampler's compiled walk is traced once, not at every call."""
-    key = (None if labels is None else labels.tobytes(), float(guidance_scale))
+    `ddim_sample` batches the labels with the images and passes them as the fourth argument. One callable per
+    guidance scale is cached, so the sampler's compiled walk is traced once per shape, not at every call."""
+    key = float(guidance_scale)
     cache = self.__dict__.setdefault("_predictor_cache", {})
     if key in cache:
         return cache[key]
     network, num_classes = self.ema_network, self.num_classes
 
-    def predict(noisy_images, noise_rates, signal_rates):
+    def predict(noisy_images, noise_rates, signal_rates, labels=None):
         batch = ops.shape(noisy_images)[0]
         variances = ops.reshape(ops.square(ops.cast(noise_rates, "float32")), (-1, 1, 1, 1))
         variances = ops.broadcast_to(variances, (batch, 1, 1, 1))
         if num_classes is None:
             return ops.cast(network([noisy_images, variances], training=False), "float32")
         null = ops.full((batch,), num_classes, dtype="int32")
-        if labels is None or guidance_scale == 1.0:
-            cond = null if labels is None else ops.convert_to_tensor(labels, "int32")
+        if labels is None or key == 1.0:
+            cond = null if labels is None else ops.cast(labels, "int32")
             return ops.cast(network([noisy_images, variances, cond], training=False), "float32")
         both = network([ops.concatenate([noisy_images] * 2), ops.concatenate([variances] * 2),
-                        ops.concatenate([ops.convert_to_tensor(labels, "int32"), null])], training=False)
+                        ops.concatenate([ops.cast(labels, "int32"), null])], training=False)
         conditional, unconditional = ops.split(ops.cast(both, "float32"), 2)
-        return unconditional + guidance_scale * (conditional - unconditional)
+        return unconditional + key * (conditional - unconditional)
 
     if len(cache) >= 8:
         cache.pop(next(iter(cache)))
@@ -271,7 +272,8 @@ def generate(self: DiffusionModel, n, steps=20, eta=0.0, seed=None, labels=None,
     """Sample `n` images in [0, 1] (numpy, (n, H, W, C)) with DDIM (`lensddim.sampler.ddim_sample`) on the EMA network.
 
     - `steps` (20): denoising steps; `eta` (0.0): 0 deterministic DDIM, 1 ancestral (DDPM-like), in between stochastic.
-    - `seed` (None): an int gives the same images every time (whatever `batch_size`); None: fresh ones.
+    - `seed` (None): an int gives the same images every time (with `eta=0` also whatever `batch_size`: with
+      `eta > 0` the fresh noise of each step depends on the batching); None: fresh ones.
     - `labels` (None) and `guidance_scale` (1.0), conditional models only: one label or `n` labels in
       0..num_classes-1 (`num_classes` or None: unconditional); classifier-free guidance
       ε = ε_uncond + w·(ε_cond − ε_uncond), where w = 1 is plain conditional sampling and w = 0 unconditional.
@@ -292,23 +294,13 @@ def generate(self: DiffusionModel, n, steps=20, eta=0.0, seed=None, labels=None,
         mean = float(np.mean(ops.convert_to_numpy(self.normalizer.mean)))
         std = float(np.sqrt(np.mean(ops.convert_to_numpy(self.normalizer.variance))))
         clip_range = ((0.0 - mean) / std, (1.0 - mean) / std)
-    images, noisy, denoised = [], [], []
-    for start in range(0, int(n), int(batch_size)):
-        stop = min(start + int(batch_size), int(n))
-        predict = self._predictor(None if labels is None else labels[start:stop], guidance_scale)
-        out = ddim_sample(predict, initial_noise[start:stop], signal_rates, noise_rates, eta=eta,
-                          prediction=self.prediction, clip=clip_range,
-                          seed=None if seed is None else int(seed) + 1 + start,
-                          return_trajectory=return_trajectory, batch_size=None, verbose=0)
-        if return_trajectory:
-            out, trajectory = out
-            noisy.append(trajectory["noisy"]), denoised.append(trajectory["denoised"])
-        images.append(out)
-    images = self.denormalize(np.concatenate(images))
+    out = ddim_sample(self._predictor(guidance_scale), initial_noise, signal_rates, noise_rates, eta=eta,
+                      prediction=self.prediction, clip=clip_range, seed=None if seed is None else int(seed) + 1,
+                      return_trajectory=return_trajectory, batch_size=int(batch_size), verbose=0, labels=labels)
     if return_trajectory:
-        return images, {"noisy": self.denormalize(np.concatenate(noisy, axis=1)),
-                        "denoised": self.denormalize(np.concatenate(denoised, axis=1))}
-    return images
+        out, trajectory = out
+        return self.denormalize(out), {key: self.denormalize(value) for key, value in trajectory.items()}
+    return self.denormalize(out)
 
 # %% ../nbs/04_training.ipynb #632644c0
 CHECKPOINT_WEIGHTS = "checkpoint.weights.h5"
@@ -319,10 +311,17 @@ def _atomic_write_json(path, obj):
     tmp.write_text(json.dumps(obj, indent=1))
     os.replace(tmp, path)
 
+def _config_json(model):
+    "The model's `get_config()` as JSON would give it back (tuples become lists), for saving and comparing."
+    config = model.get_config() if hasattr(model, "get_config") else {}
+    return json.loads(json.dumps(config, default=str))
+
+_UNCHECKED_CONFIG = ("name", "trainable", "seed")   # settings a resumed run may change
+
 def save_checkpoint(model, run_dir, epoch, logs=None):
     """Save network, EMA network, normaliser, seed and optimizer state to `run_dir/checkpoint.weights.h5`
-    and `{epoch, step, logs}` to `run_dir/checkpoint.json`. Both are written to a temporary file and
-    renamed, so a run killed while saving keeps the previous checkpoint intact."""
+    and `{epoch, step, logs, config}` to `run_dir/checkpoint.json` (`config` is `model.get_config()`). Both are
+    written to a temporary file and renamed, so a run killed while saving keeps the previous checkpoint intact."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     optimizer = getattr(model, "optimizer", None)
@@ -333,23 +332,46 @@ def save_checkpoint(model, run_dir, epoch, logs=None):
     os.replace(tmp, run_dir / CHECKPOINT_WEIGHTS)
     step = int(ops.convert_to_numpy(optimizer.iterations)) if optimizer is not None else 0
     logs = {k: float(ops.convert_to_numpy(v)) for k, v in (logs or {}).items() if np.size(v) == 1}
-    _atomic_write_json(run_dir / CHECKPOINT_STATE, {"epoch": int(epoch), "step": step, "logs": logs})
+    _atomic_write_json(run_dir / CHECKPOINT_STATE,
+                       {"epoch": int(epoch), "step": step, "logs": logs, "config": _config_json(model)})
+
+def check_checkpoint_config(model, run_dir):
+    """Raise a ValueError naming every setting (other than name and seed) in which `model` differs from the model
+    that wrote the checkpoint in `run_dir`. Checkpoints without a saved configuration pass with a warning."""
+    state_path = Path(run_dir) / CHECKPOINT_STATE
+    if not state_path.exists():
+        raise FileNotFoundError(f"No checkpoint file {state_path}.")
+    saved = json.loads(state_path.read_text()).get("config")
+    if saved is None:
+        warnings.warn(f"{state_path} holds no model configuration (older lensddim): the model's settings are not checked.")
+        return
+    current = _config_json(model)
+    keys = sorted((set(saved) | set(current)) - set(_UNCHECKED_CONFIG))
+    differ = [k for k in keys if saved.get(k) != current.get(k)]
+    if differ:
+        details = "; ".join(f"{k}: checkpoint {saved.get(k)!r}, model {current.get(k)!r}" for k in differ)
+        raise ValueError(f"The checkpoint in {run_dir} was written by a model with other settings ({', '.join(differ)}): "
+                         f"{details}. Build the model with the checkpoint's settings, or start a new run "
+                         "(another run_dir, or resume=False with overwrite=True).")
 
 def load_checkpoint(model, run_dir):
-    """Restore the state written by `save_checkpoint` into the (compiled) `model`; returns `{epoch, step, logs}`."""
-    weights, state = Path(run_dir) / CHECKPOINT_WEIGHTS, Path(run_dir) / CHECKPOINT_STATE
-    for f in (weights, state):
+    """Restore the state written by `save_checkpoint` into the (compiled) `model`; returns `{epoch, step, logs, config}`.
+
+    Refuses (ValueError) a checkpoint written by a model with other settings, see `check_checkpoint_config`."""
+    weights_path, state_path = Path(run_dir) / CHECKPOINT_WEIGHTS, Path(run_dir) / CHECKPOINT_STATE
+    for f in (weights_path, state_path):
         if not f.exists():
             raise FileNotFoundError(f"No checkpoint file {f}.")
     if getattr(model, "optimizer", None) is None:
         raise ValueError("Compile the model before loading a checkpoint (its optimizer state is restored too).")
+    check_checkpoint_config(model, run_dir)
     if not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
-    model.load_weights(weights)
-    state = json.loads(state.read_text())
+    model.load_weights(weights_path)
+    state = json.loads(state_path.read_text())
     step = int(ops.convert_to_numpy(model.optimizer.iterations))
     if step != state["step"]:
-        warnings.warn(f"{state} says step {state['step']} but the weights file holds step {step}.")
+        warnings.warn(f"{state_path} says step {state['step']} but {weights_path} holds step {step}.")
     return state
 
 def has_checkpoint(run_dir):
@@ -360,33 +382,35 @@ def has_checkpoint(run_dir):
 class Checkpoint(keras.callbacks.Callback):
     """Save a checkpoint every `every` epochs and at the end of training, unless the loss became non-finite.
 
-    On a NaN/inf loss it stops training at once (`nonfinite` then holds `(epoch, step)`) and writes
-    nothing more, so the last checkpoint on disk is the last good state."""
+    The epoch's mean loss is checked at the end of each epoch (and the weights before each save); on NaN/inf it
+    stops training (`nonfinite` then holds `(epoch, step)`, 1-based epoch) and writes nothing more, so the last
+    checkpoint on disk is the last good state."""
     def __init__(self, run_dir, every=1):
         super().__init__()
         self.run_dir, self.every = Path(run_dir), int(every)
-        self.nonfinite, self.saved_epoch, self.completed, self.logs, self.epoch = None, None, None, None, 0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        loss = (logs or {}).get("loss")
-        if self.nonfinite is None and loss is not None and not np.isfinite(float(ops.convert_to_numpy(loss))):
-            self.nonfinite = (self.epoch + 1, int(ops.convert_to_numpy(self.model.optimizer.iterations)))
-            self.model.stop_training = True
+        self.nonfinite, self.saved_epoch, self.completed, self.logs = None, None, None, None
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.nonfinite is None:
-            self.completed, self.logs = epoch + 1, dict(logs or {})
-            if (epoch + 1) % self.every == 0:
-                self._save(epoch + 1, logs)
+        if self.nonfinite is not None:
+            return
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(float(ops.convert_to_numpy(loss))):
+            return self._stop(epoch + 1)
+        self.completed, self.logs = epoch + 1, dict(logs or {})
+        if (epoch + 1) % self.every == 0:
+            self._save(epoch + 1, logs)
 
     def on_train_end(self, logs=None):
         if self.nonfinite is None and self.completed is not None and self.saved_epoch != self.completed:
             self._save(self.completed, self.logs)
 
+    def _stop(self, epoch):
+        self.nonfinite = (epoch, int(ops.convert_to_numpy(self.model.optimizer.iterations)))
+        self.model.stop_training = True
+
     def _save(self, epoch, logs):
+        if not all(np.isfinite(ops.convert_to_numpy(w)).all() for w in self.model.weights):
+            return self._stop(epoch)
         save_checkpoint(self.model, self.run_dir, epoch, logs)
         self.saved_epoch = epoch
 
@@ -427,21 +451,81 @@ class SampleGrid(keras.callbacks.Callback):
             save_image_grid(images, self.run_dir / "samples" / f"epoch_{epoch + 1:04d}.png")
 
 # %% ../nbs/04_training.ipynb #88747d9d
+class NonFiniteLossError(RuntimeError):
+    """Training hit a NaN/inf loss. `epoch` (1-based) is where, `restored_epoch` the epoch of the checkpoint the model
+    was put back to (None: no checkpoint, the model's weights are not usable), `run_dir` the run directory."""
+    def __init__(self, message, epoch=None, restored_epoch=None, run_dir=None):
+        super().__init__(message)
+        self.epoch, self.restored_epoch, self.run_dir = epoch, restored_epoch, run_dir
+
+_RUN_FILES = (CHECKPOINT_WEIGHTS, CHECKPOINT_STATE, "checkpoint.tmp.weights.h5", CHECKPOINT_STATE + ".tmp", "log.csv")
+
+def _clear_run(run_dir):
+    "Delete what `train` writes into `run_dir` (checkpoint, log, sample grids, TensorBoard logs); nothing else."
+    for name in _RUN_FILES:
+        (run_dir / name).unlink(missing_ok=True)
+    samples = run_dir / "samples"
+    if samples.is_dir():
+        for png in samples.glob("epoch_*.png"):
+            png.unlink()
+        if not any(samples.iterdir()):
+            samples.rmdir()
+    shutil.rmtree(run_dir / "tensorboard", ignore_errors=True)
+
+def _truncate_log(path, epochs):
+    "Keep the header and the rows of epochs `< epochs` (0-based, the first column) of the CSV log at `path`."
+    if not path.exists():
+        return
+    header, *rows = path.read_text().splitlines(keepends=True) or [""]
+    kept = [row for row in rows if row.strip() and int(float(row.split(",", 1)[0])) < epochs]
+    if len(kept) != len(rows):
+        tmp = Path(str(path) + ".tmp")
+        tmp.write_text("".join([header] + kept))
+        os.replace(tmp, path)
+
+def _split_labels(data):
+    "`(x, y)` for `fit`: an (images, labels) tuple or list of arrays becomes x=images, y=labels; anything else x=data."
+    if isinstance(data, (tuple, list)):
+        if len(data) != 2:
+            raise ValueError(f"data given as a tuple must be (images, labels), got {len(data)} items.")
+        images, labels = np.asarray(data[0], dtype="float32"), np.asarray(data[1])
+        if len(labels) != len(images):
+            raise ValueError(f"(images, labels): {len(images)} images but {len(labels)} labels.")
+        return images, labels
+    return data, None
+
 def train(model, data, run_dir, epochs=10, steps_per_epoch=None, resume=True, checkpoint_every=1,
           sample_every=1, sample_count=16, sample_steps=20, sample_seed=0, tensorboard=False,
-          callbacks=(), verbose="auto", **fit_kwargs):
+          callbacks=(), verbose="auto", overwrite=False, **fit_kwargs):
     """Train `model` on `data` for `epochs` epochs (in total, counting resumed ones), keeping `run_dir` up to date.
 
-    `run_dir` gets `checkpoint.weights.h5` + `checkpoint.json` (every `checkpoint_every` epochs and at the end),
-    `log.csv` (one row per epoch), `samples/epoch_XXXX.png` (every `sample_every` epochs, 0 = never),
-    `tensorboard/` when `tensorboard=True` (needs the `tensorboard` package). With `resume=True` and a checkpoint in `run_dir`, training continues
-    from it: weights, EMA, normaliser, optimizer state, step and epoch counts are restored. The model is
-    compiled with the default AdamW if it is not yet, and adapted on `data` if its normaliser is not.
-    On a non-finite loss training stops, the model is put back to the last checkpoint and a warning says so.
-    Returns the keras `History` (None if the run had already reached `epochs`)."""
+    `data`: an array of images, an `(images, labels)` tuple of arrays (conditional models), or a tf.data.Dataset
+    yielding images or (images, labels). `run_dir` gets `checkpoint.weights.h5` + `checkpoint.json` (every
+    `checkpoint_every` epochs and at the end), `log.csv` (one row per epoch), `samples/epoch_XXXX.png` (every
+    `sample_every` epochs, 0 = never), `tensorboard/` when `tensorboard=True` (needs the `tensorboard` package).
+
+    With `resume=True` and a checkpoint in `run_dir`, training continues from it: weights, EMA, normaliser, optimizer
+    state, step and epoch counts are restored (a ValueError if the checkpoint was written by a model with other
+    settings), and `log.csv` is cut back to the epochs before the checkpoint. With `resume=False` and a checkpoint
+    in `run_dir`, `train` raises FileExistsError unless `overwrite=True` (False), which first deletes the checkpoint,
+    `log.csv`, `samples/epoch_*.png` and `tensorboard/` of the earlier run. The model is compiled with the default
+    AdamW if it is not yet, and adapted on `data` if its normaliser is not.
+
+    On a non-finite loss (checked once per epoch) training stops, the model is put back to the last checkpoint
+    (left intact on disk) and `NonFiniteLossError` is raised. Returns the keras `History` (None if the run had
+    already reached `epochs`)."""
+    if resume and overwrite:
+        raise ValueError("resume=True and overwrite=True contradict each other: choose one.")
     _check_not_empty(data)
+    x, y = _split_labels(data)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    if not resume and has_checkpoint(run_dir):
+        if not overwrite:
+            raise FileExistsError(f"{run_dir} already holds a checkpoint of another run: pass resume=True to continue "
+                                  "it, overwrite=True to delete it and start again, or choose another run_dir.")
+    if overwrite:
+        _clear_run(run_dir)
     if getattr(model, "optimizer", None) is None:
         model.compile()
     state = load_checkpoint(model, run_dir) if resume and has_checkpoint(run_dir) else None
@@ -451,6 +535,8 @@ def train(model, data, run_dir, epochs=10, steps_per_epoch=None, resume=True, ch
     if initial_epoch >= epochs:
         print(f"{run_dir} already holds epoch {initial_epoch} ≥ epochs={epochs}: nothing to do.")
         return None
+    if state is not None:
+        _truncate_log(run_dir / "log.csv", initial_epoch)
     checkpoint = Checkpoint(run_dir, every=checkpoint_every)
     cbs = [checkpoint, keras.callbacks.CSVLogger(str(run_dir / "log.csv"), append=state is not None)]
     if sample_every:
@@ -460,18 +546,26 @@ def train(model, data, run_dir, epochs=10, steps_per_epoch=None, resume=True, ch
         if importlib.util.find_spec("tensorboard") is None:
             raise ImportError("tensorboard=True needs the tensorboard package: pip install tensorboard")
         cbs.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard")))
-    history = model.fit(data, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
+    history = model.fit(x, y, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
                         callbacks=cbs + list(callbacks), verbose=verbose, **fit_kwargs)
     if checkpoint.nonfinite is not None:
-        epoch, step = checkpoint.nonfinite
-        if has_checkpoint(run_dir):
-            good = load_checkpoint(model, run_dir)
-            where = f"the model was restored to the last good checkpoint (epoch {good['epoch']}, step {good['step']})"
-        else:
-            where = "there is no earlier checkpoint to go back to"
-        warnings.warn(f"Non-finite loss in epoch {epoch} at step {step}: training stopped and {where} in {run_dir}. "
-                      "Lower the learning rate or check the data for NaN/inf.", RuntimeWarning)
+        _raise_nonfinite(model, run_dir, *checkpoint.nonfinite)
     return history
+
+def _raise_nonfinite(model, run_dir, epoch, step):
+    "Put `model` back to the last checkpoint in `run_dir` and raise `NonFiniteLossError` saying so."
+    if has_checkpoint(run_dir):
+        good = load_checkpoint(model, run_dir)
+        restored = good["epoch"]
+        where = (f"the model was restored to the last good checkpoint (epoch {restored}, step {good['step']}) in "
+                 f"{run_dir}, which is intact. Lower the learning rate or check the data for NaN/inf, then call "
+                 "train again with resume=True to continue from that checkpoint")
+    else:
+        restored = None
+        where = (f"there is no earlier checkpoint in {run_dir} to go back to, so the model's weights are broken. "
+                 "Lower the learning rate or check the data for NaN/inf and start again with a fresh model")
+    raise NonFiniteLossError(f"Non-finite loss in epoch {epoch} (training stopped at step {step}): {where}.",
+                             epoch=epoch, restored_epoch=restored, run_dir=run_dir)
 
 # %% ../nbs/04_training.ipynb #55871af7
 def read_log(run_dir):
