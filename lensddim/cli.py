@@ -12,9 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .data import SUBSTRUCTURES, positive_int
+
 # %% ../nbs/08_cli.ipynb #c00dbf9e
 PRESETS = {
-    "quick": dict(image_size=32, widths=(16, 32, 64), block_depth=2, batch_size=32, epochs=12, n_train=4000,
+    "quick": dict(image_size=32, widths=(16, 32, 64), block_depth=2, batch_size=32, epochs=24, n_train=4000,
                   learning_rate=2e-3, ema=0.99, fit="resize", simulate_size=32, sample_steps=20),
     "deeplense64": dict(image_size=64, widths=(32, 64, 96, 128), block_depth=2, batch_size=64, epochs=50,
                         n_train=10000, learning_rate=1e-3, ema=0.999, fit="resize", simulate_size=64, sample_steps=20),
@@ -39,22 +41,29 @@ def _check_output_dir(path, force=False, what="folder", hint="pass --force to wr
         raise FileExistsError(f"{path} already exists and is not empty; {hint}")
     return path
 
+# %% ../nbs/08_cli.ipynb #f93f736e
+def _images_of(loaded):
+    "The images of a `load_deeplense` result (class folders give (images, labels, class_names))."
+    return loaded[0] if isinstance(loaded, tuple) else loaded
+
 # %% ../nbs/08_cli.ipynb #a1a9bd1b
 def simulate_command(out, n=10000, size=64, substructure="no_sub", seed=0, force=False):
     """Write `n` simulated lenses per class into `out/<class>/<class>_NNNNNN.npy` and their parameters into `out/params.csv`.
 
     `substructure`: "no_sub", "cdm", "vortex" or "all" (each class). Returns the list of class folders written."""
-    from lensddim.data import SUBSTRUCTURES, simulate_lenses
+    from lensddim.data import simulate_lenses
     classes = list(SUBSTRUCTURES) if substructure == "all" else [substructure]
     if substructure != "all" and substructure not in SUBSTRUCTURES:
         raise ValueError(f"unknown substructure {substructure!r}; valid ones are {', '.join(SUBSTRUCTURES)}, all")
-    if int(n) != n or n < 1: raise ValueError(f"--n must be a positive integer, got {n!r}")
-    if int(size) != size or size < 8: raise ValueError(f"--size must be an integer of at least 8 pixels, got {size!r}")
+    n = positive_int("--n", n)
+    if positive_int("--size", size) < 8: raise ValueError(f"--size must be at least 8 pixels, got {size!r}")
     out = _check_output_dir(out, force)
+    for name in classes:  # --force: remove this command's own earlier images, so no stale file is left behind
+        for old in (out / name).glob(f"{name}_[0-9][0-9][0-9][0-9][0-9][0-9].npy"): old.unlink()
     seeds = np.random.SeedSequence(seed).generate_state(len(classes))
     rows, folders = [], []
     for name, class_seed in zip(classes, seeds):
-        images, params = simulate_lenses(int(n), int(size), name, seed=int(class_seed), return_params=True)
+        images, params = simulate_lenses(n, int(size), name, seed=int(class_seed), return_params=True)
         folder = out / name
         folder.mkdir(parents=True, exist_ok=True)
         scalars = {k: np.asarray(v) for k, v in params.items() if np.ndim(v) == 1}
@@ -75,7 +84,7 @@ def _training_images(config):
     from lensddim.data import load_deeplense, simulate_lenses
     if config.get("data"):
         loaded = load_deeplense(config["data"], allow_pickle=config.get("allow_pickle", False))
-        images = loaded[0] if isinstance(loaded, tuple) else loaded
+        images = _images_of(loaded)
     else:
         images = simulate_lenses(config["n_train"], config["simulate_size"], config["substructure"], seed=config["seed"])
     if len(images) < 2:
@@ -90,45 +99,56 @@ def _train_config(run_dir, data, preset, resume, overrides):
         if not config_path.exists():
             raise FileNotFoundError(f"{run_dir} holds no run to resume (no config.json); start one without --resume")
         config = json.loads(config_path.read_text())
+        given = {k: v for k, v in dict(overrides, preset=preset, data=data).items() if v is not None and k != "epochs"}
+        if given:
+            raise ValueError(f"--resume continues the run as configured in {config_path}; these options would change it: "
+                             f"{', '.join('--' + k.replace('_', '-') for k in sorted(given))} (only --epochs may be given)")
         if overrides.get("epochs"): config["epochs"] = int(overrides["epochs"])
         return config
-    config = dict(get_preset(preset), preset=preset, data=None if data is None else str(Path(data).resolve()))
+    config = dict(get_preset(preset or "quick"), preset=preset or "quick", substructure="no_sub", seed=0,
+                  steps_per_epoch=None, data=None if data is None else str(Path(data).resolve()))
     config.update({k: v for k, v in overrides.items() if v is not None})
     config["widths"] = list(config["widths"])
     if data is None and config.get("fit") == "crop": config["simulate_size"] = config["image_size"]
     return config
 
 # %% ../nbs/08_cli.ipynb #69bdca9d
-def train_command(run_dir, data=None, preset="quick", epochs=None, batch_size=None, n_train=None, image_size=None,
-                  substructure="no_sub", steps_per_epoch=None, seed=0, resume=False, force=False, allow_pickle=False,
+def train_command(run_dir, data=None, preset=None, epochs=None, batch_size=None, n_train=None, image_size=None,
+                  substructure=None, steps_per_epoch=None, seed=None, resume=False, force=False, allow_pickle=None,
                   verbose="auto"):
-    """Train a DDIM model into `run_dir` (see the table above); returns the path of the saved `model.keras`."""
-    import keras
-    from lensddim.data import SUBSTRUCTURES, make_dataset
+    """Train a DDIM model into `run_dir` (see the table above); returns the path of the saved `model.keras`.
+
+    Options left at None take the preset's value (`preset` None: "quick"; `substructure`: "no_sub"; `seed`: 0).
+    A non-finite loss raises `lensddim.training.NonFiniteLossError` after restoring the last good checkpoint."""
+    from lensddim.data import make_dataset
     from lensddim.training import DiffusionModel, train
+    from lensddim.unet import check_unet_args
     if resume and force: raise ValueError("--resume and --force contradict each other: choose one")
-    if substructure not in SUBSTRUCTURES:
+    if substructure is not None and substructure not in SUBSTRUCTURES:
         raise ValueError(f"unknown substructure {substructure!r}; valid ones are {', '.join(SUBSTRUCTURES)}")
     if data is not None and not Path(data).exists(): raise FileNotFoundError(f"--data {data}: no such file or folder")
     for name, value in (("epochs", epochs), ("batch-size", batch_size), ("n-train", n_train), ("image-size", image_size),
                         ("steps-per-epoch", steps_per_epoch)):
-        if value is not None and (int(value) != value or value < 1):
-            raise ValueError(f"--{name} must be a positive integer, got {value!r}")
+        if value is not None: positive_int(f"--{name}", value)
     run_dir = Path(run_dir)
     if not resume:
         _check_output_dir(run_dir, force, "run folder", "pass --resume to continue that run or --force to start it again")
     overrides = dict(epochs=epochs, batch_size=batch_size, n_train=n_train, image_size=image_size,
-                     substructure=substructure, seed=seed, allow_pickle=allow_pickle)
+                     substructure=substructure, seed=seed, allow_pickle=allow_pickle, steps_per_epoch=steps_per_epoch)
     config = _train_config(run_dir, data, preset, resume, overrides)
+    check_unet_args(config["image_size"], 1, config["widths"], config["block_depth"], (), None)  # before any work
     images = _training_images(config)
     model = DiffusionModel(image_size=config["image_size"], widths=tuple(config["widths"]),
                            block_depth=config["block_depth"], ema=config["ema"], seed=config["seed"])
     model.compile(learning_rate=config["learning_rate"])
     run_dir.mkdir(parents=True, exist_ok=True)
+    if force: (run_dir / "model.keras").unlink(missing_ok=True)  # train(overwrite=True) clears the rest of the old run
     if not resume: (run_dir / "config.json").write_text(json.dumps(config, indent=1))
+    steps = config.get("steps_per_epoch")
     dataset = make_dataset(images, config["image_size"], batch_size=config["batch_size"], fit=config["fit"],
-                           seed=config["seed"], drop_remainder=len(images) > config["batch_size"])
-    train(model, dataset, run_dir, epochs=config["epochs"], steps_per_epoch=steps_per_epoch, resume=resume,
+                           seed=config["seed"], repeat=steps is not None,
+                           drop_remainder=len(images) > config["batch_size"])
+    train(model, dataset, run_dir, epochs=config["epochs"], steps_per_epoch=steps, resume=resume, overwrite=force,
           sample_steps=config["sample_steps"], verbose=verbose)
     path = run_dir / "model.keras"
     model.save(path)
@@ -150,19 +170,18 @@ def load_model(path):
 def sample_command(model, out, n=64, steps=20, eta=0.0, seed=0, batch_size=64, force=False):
     "Generate `n` images from `model` into `out/samples.npy` and `out/grid.png`; returns the images."
     from lensddim.training import save_image_grid
-    if int(n) != n or n < 1: raise ValueError(f"--n must be a positive integer, got {n!r}")
-    if int(steps) != steps or steps < 1: raise ValueError(f"--steps must be a positive integer, got {steps!r}")
+    n, steps, batch_size = positive_int("--n", n), positive_int("--steps", steps), positive_int("--batch-size", batch_size)
     if not 0 <= eta <= 1: raise ValueError(f"--eta must be in [0, 1] (0: deterministic DDIM, 1: DDPM), got {eta}")
     out = _check_output_dir(out, force)
     model = load_model(model) if isinstance(model, (str, Path)) else model
-    images = model.generate(int(n), steps=int(steps), eta=float(eta), seed=seed, batch_size=int(batch_size))
+    images = model.generate(n, steps=steps, eta=float(eta), seed=seed, batch_size=batch_size)
     out.mkdir(parents=True, exist_ok=True)
     np.save(out / "samples.npy", images[..., 0].astype(np.float32))
     save_image_grid(images[:64], out / "grid.png")
     return images
 
 # %% ../nbs/08_cli.ipynb #5137ed1d
-def radial_profile(images, bins=None):
+def radial_profile(images):
     "Mean intensity in rings of one-pixel width around the image centre, averaged over images: (radii, profile)."
     images = np.asarray(images, dtype=np.float64)
     if images.ndim == 4: images = images[..., 0]
@@ -201,29 +220,30 @@ def _fit_to(images, size):
     return fit_images(images[..., 0].astype(np.float64), size, "resize").astype(np.float32)[..., None]
 
 def evaluate_command(source, data, features="lensing", n=None, steps=20, seed=0, out=None, subsets=100,
-                     subset_size=1000, allow_pickle=False):
+                     subset_size=1000, allow_pickle=False, force=False):
     """KID and FID of `source` (a model file / run folder, or generated images in a .npy file or folder) against the
     real images in `data`. Prints the scores, writes `out/comparison.png` and `out/scores.json` (default: beside `source`'s
-    images, or the run folder). Returns the scores dict."""
+    images, or the run folder; existing ones are kept unless `force`). Returns the scores dict."""
     import matplotlib.pyplot as plt
     from lensddim.data import load_deeplense
     from lensddim.kid import evaluate
     source, data = Path(source), Path(data)
     for p, flag in ((source, "MODEL|GENERATED"), (data, "--data")):
         if not p.exists(): raise FileNotFoundError(f"{flag} {p}: no such file or folder")
-    real = load_deeplense(data, allow_pickle=allow_pickle)
-    real = real[0] if isinstance(real, tuple) else real
+    if n is not None: n = positive_int("--n", n)
+    steps = positive_int("--steps", steps)
+    out = Path(out) if out is not None else (source if source.is_dir() else source.parent)
+    existing = [f for f in (out / "comparison.png", out / "scores.json") if f.exists()]
+    if existing and not force:
+        raise FileExistsError(f"{', '.join(map(str, existing))} already exist; pass --force to replace them or --out elsewhere")
+    real = _images_of(load_deeplense(data, allow_pickle=allow_pickle))
     is_model = source.suffix == ".keras" or (source.is_dir() and (source / "model.keras").exists())
     if is_model:
-        model = load_model(source)
-        generated = model.generate(len(real) if n is None else int(n), steps=int(steps), seed=seed)
+        generated = load_model(source).generate(len(real) if n is None else n, steps=steps, seed=seed)
     else:
-        generated = load_deeplense(source, allow_pickle=allow_pickle)
-        generated = generated[0] if isinstance(generated, tuple) else generated
-        if n is not None: generated = generated[:int(n)]
+        generated = _images_of(load_deeplense(source, allow_pickle=allow_pickle))[:n]
     real = _fit_to(real, generated.shape[1])
     scores = evaluate(generated, real, features=features, seed=seed, subsets=subsets, subset_size=subset_size)
-    out = Path(out) if out is not None else (source if source.is_dir() else source.parent)
     out.mkdir(parents=True, exist_ok=True)
     plt.close(comparison_figure(real, generated, out / "comparison.png"))
     (out / "scores.json").write_text(json.dumps({k: v for k, v in scores.items()}, indent=1, default=float))
@@ -241,23 +261,24 @@ def _parser():
     s.add_argument("out", help="output folder (one subfolder per class, params.csv)")
     s.add_argument("--n", type=int, default=10000, help="images per class")
     s.add_argument("--size", type=int, default=64, help="image size in pixels (7.5 arcsec field)")
-    s.add_argument("--substructure", default="no_sub", choices=["no_sub", "cdm", "vortex", "all"], help="substructure class, or all three")
+    s.add_argument("--substructure", default="no_sub", choices=[*SUBSTRUCTURES, "all"], help="substructure class, or all three")
     s.add_argument("--seed", type=int, default=0, help="random seed: the same seed gives the same data set")
     s.add_argument("--force", action="store_true", help="write into a non-empty folder")
 
     t = sub.add_parser("train", formatter_class=fmt, help="train a model into a run folder")
     t.add_argument("run_dir", help="run folder: config, checkpoints, samples per epoch, log, model.keras")
     t.add_argument("--data", default=None, help="DeepLense .npy file or folder (default: the built-in simulator)")
-    t.add_argument("--preset", default="quick", choices=list(PRESETS), help="training configuration (see the docs)")
-    t.add_argument("--epochs", type=int, default=None, help="total epochs (default: the preset's)")
-    t.add_argument("--batch-size", type=int, default=None, help="default: the preset's")
-    t.add_argument("--image-size", type=int, default=None, help="default: the preset's")
+    t.add_argument("--preset", default=None, choices=list(PRESETS), help="training configuration, see the docs (default: quick)")
+    t.add_argument("--epochs", type=int, default=None, help="total epochs, resumed ones included (default: the preset's)")
+    t.add_argument("--batch-size", type=int, default=None, help="(default: the preset's)")
+    t.add_argument("--image-size", type=int, default=None, help="(default: the preset's)")
     t.add_argument("--n-train", type=int, default=None, help="simulated training images (default: the preset's)")
-    t.add_argument("--substructure", default="no_sub", choices=["no_sub", "cdm", "vortex"],
-                   help="class of the simulated training images")
-    t.add_argument("--steps-per-epoch", type=int, default=None, help="default: one pass over the data")
-    t.add_argument("--seed", type=int, default=0, help="seed of the simulated data, the data order and the diffusion noise")
-    t.add_argument("--allow-pickle", action="store_true", help="read object .npy files (trusted files only)")
+    t.add_argument("--substructure", default=None, choices=list(SUBSTRUCTURES),
+                   help="class of the simulated training images (default: no_sub)")
+    t.add_argument("--steps-per-epoch", type=int, default=None, help="(default: one pass over the data)")
+    t.add_argument("--seed", type=int, default=None,
+                   help="seed of the simulated data, the data order and the diffusion noise (default: 0)")
+    t.add_argument("--allow-pickle", action="store_true", default=None, help="read object .npy files (trusted files only)")
     g = t.add_mutually_exclusive_group()
     g.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from its last checkpoint")
     g.add_argument("--force", action="store_true", help="start again in a non-empty RUN_DIR, overwriting it")
@@ -283,6 +304,7 @@ def _parser():
     e.add_argument("--subset-size", type=int, default=1000, help="images per KID subset (reduced when fewer)")
     e.add_argument("--out", default=None, help="folder for comparison.png and scores.json")
     e.add_argument("--allow-pickle", action="store_true", help="read object .npy files (trusted files only)")
+    e.add_argument("--force", action="store_true", help="replace comparison.png and scores.json if they exist")
     return p
 
 # %% ../nbs/08_cli.ipynb #9cb2b94f
@@ -295,8 +317,12 @@ def main(argv=None):
             folders = simulate_command(**args)
             print(f"wrote {len(folders)} class folder(s) and params.csv to {args['out']}")
         elif command == "train":
+            from lensddim.training import NonFiniteLossError
             start = time.time()
-            path = train_command(**args)
+            try: path = train_command(**args)
+            except NonFiniteLossError as e:
+                print(f"lensddim train: stopped: {e}", file=sys.stderr)
+                return 1
             print(f"trained in {time.time() - start:.0f} s; model saved to {path}")
         elif command == "sample":
             images = sample_command(**args)
