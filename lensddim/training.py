@@ -546,6 +546,7 @@ def train(model, data, run_dir, epochs=10, steps_per_epoch=None, resume=True, ch
         if importlib.util.find_spec("tensorboard") is None:
             raise ImportError("tensorboard=True needs the tensorboard package: pip install tensorboard")
         cbs.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard")))
+    if hasattr(x, "element_spec"): fit_kwargs.setdefault("shuffle", False)  # a tf.data pipeline shuffles itself
     history = model.fit(x, y, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
                         callbacks=cbs + list(callbacks), verbose=verbose, **fit_kwargs)
     if checkpoint.nonfinite is not None:
