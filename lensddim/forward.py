@@ -58,6 +58,12 @@ class Schedule:
     __hash__ = None
 
 # %% ../nbs/01_forward.ipynb #c9dcf419
+def _check_timesteps(timesteps):
+    "`timesteps` as an int, or a ValueError unless it is a positive whole number."
+    if int(timesteps) != timesteps or timesteps < 1:
+        raise ValueError(f"timesteps must be a positive integer, got {timesteps}")
+    return int(timesteps)
+
 def _check_in_unit_interval(name, value, closed_left=False, closed_right=False):
     "Raise a ValueError naming `name` unless `value` lies in (0, 1) (or with closed ends)."
     value = float(value)
@@ -123,9 +129,7 @@ class CosineSchedule(Schedule):
             raise ValueError(f"s must be >= 0, got {s}")
         self.s = float(s)
         self.max_beta = _check_in_unit_interval("max_beta", max_beta, closed_right=True)
-        if int(timesteps) != timesteps or timesteps < 1:
-            raise ValueError(f"timesteps must be a positive integer, got {timesteps}")
-        self.timesteps = int(timesteps)
+        self.timesteps = _check_timesteps(timesteps)
 
     def _log_f(self, t):
         "log f(t) − log f(0), i.e. log ᾱ(t) before clipping."
@@ -164,9 +168,7 @@ class LinearBetaSchedule(Schedule):
     def __init__(self, beta_start=1e-4, beta_end=0.02, timesteps=1000):
         self.beta_start = _check_in_unit_interval("beta_start", beta_start)
         self.beta_end = _check_in_unit_interval("beta_end", beta_end)
-        if int(timesteps) != timesteps or timesteps < 1:
-            raise ValueError(f"timesteps must be a positive integer, got {timesteps}")
-        self.timesteps = int(timesteps)
+        self.timesteps = _check_timesteps(timesteps)
         betas = np.linspace(self.beta_start, self.beta_end, self.timesteps, dtype=np.float64)
         # log ᾱ_k for k = 0..T (float64 sum, stored as float32)
         self.log_alpha_bars = np.concatenate([[0.0], np.cumsum(np.log1p(-betas))]).astype("float32")

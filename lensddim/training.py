@@ -16,6 +16,7 @@ import keras
 from fastcore.basics import patch
 from keras import ops
 
+from .data import positive_int
 from .forward import diffuse, get_schedule
 from .unet import build_unet, check_unet_args
 from .sampler import PREDICTIONS, _check_prediction, ddim_sample, sampling_rates, split_prediction
@@ -282,9 +283,7 @@ def generate(self: DiffusionModel, n, steps=20, eta=0.0, seed=None, labels=None,
       few steps.
     - `return_trajectory` (False): also return `{"noisy": (steps+1, n, H, W, C), "denoised": (steps+1, n, H, W, C)}`,
       the images at every level and the clean-image predictions made there, in data units clipped to [0, 1]."""
-    for name, value in (("n", n), ("steps", steps), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    n, steps, batch_size = positive_int("n", n), positive_int("steps", steps), positive_int("batch_size", batch_size)
     labels = self._sampling_labels(labels, int(n))
     shape = (int(n), self.image_size, self.image_size, self.channels)
     initial_noise = ops.convert_to_numpy(keras.random.normal(shape, seed=seed))
