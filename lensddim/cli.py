@@ -63,7 +63,7 @@ def simulate_command(out, n=10000, size=64, substructure="no_sub", seed=0, force
     seeds = np.random.SeedSequence(seed).generate_state(len(classes))
     rows, folders = [], []
     for name, class_seed in zip(classes, seeds):
-        images, params = simulate_lenses(n, int(size), name, seed=int(class_seed), return_params=True)
+        images, params = simulate_lenses(n, name, "varied", size=int(size), seed=int(class_seed), return_params=True)
         folder = out / name
         folder.mkdir(parents=True, exist_ok=True)
         scalars = {k: np.asarray(v) for k, v in params.items() if np.ndim(v) == 1}
@@ -87,7 +87,7 @@ def _training_images(config):
         loaded = load_deeplense(config["data"], allow_pickle=config.get("allow_pickle", False))
         images = _images_of(loaded)
     else:
-        images = simulate_lenses(config["n_train"], config["simulate_size"], config["substructure"], seed=config["seed"])
+        images = simulate_lenses(config["n_train"], config["substructure"], "varied", size=config["simulate_size"], seed=config["seed"])
     if len(images) < 2:
         raise ValueError(f"the training data holds {len(images)} image(s); at least 2 are needed")
     return images

@@ -11,8 +11,8 @@ import numpy as np
 from .lensing import positive_int
 
 # %% auto #0
-__all__ = ['KNOWN_CLASS_ORDERS', 'natural_key', 'list_npy_files', 'normalize_images', 'fit_images', 'load_deeplense',
-           'make_dataset']
+__all__ = ['KNOWN_CLASS_ORDERS', 'NPY_MAGIC', 'AUGMENTATIONS', 'natural_key', 'list_npy_files', 'normalize_images', 'fit_images',
+           'load_deeplense', 'epoch_steps', 'make_dataset']
 
 # %% ../nbs/01_data.ipynb #cc2bebfa
 KNOWN_CLASS_ORDERS = (("no_sub", "cdm", "axion"), ("no", "sphere", "vort"), ("no_sub", "cdm", "vortex"))
@@ -27,12 +27,18 @@ def list_npy_files(folder):
     return sorted((f for f in folder.iterdir() if f.is_file() and f.suffix.lower() == ".npy" and not f.name.startswith(".")),
                   key=lambda f: natural_key(f.name))
 
+NPY_MAGIC = b"\x93NUMPY"
+
 def _read_npy(f, allow_pickle=False, normalize="auto"):
-    """Read the .npy file `f` as float64 images (k, H, W), with clear errors. A constant image is refused only when `normalize`
-    would min-max scale it ('minmax', or 'auto' with values outside [0, 1]): there is no range to scale."""
+    """Read the .npy file `f` as `(images, axion_mass)`: float64 images (k, H, W) and the axion mass of an [image, axion_mass] file (else NaN),
+    with clear errors. A constant image is refused only when `normalize` would min-max scale it ('minmax', or 'auto' with values outside
+    [0, 1]): there is no range to scale."""
     f = Path(f)
     if not f.exists(): raise FileNotFoundError(f"{f}: no such file or folder")
     if f.suffix.lower() != ".npy": raise ValueError(f"{f}: not a .npy file (load_deeplense reads NumPy .npy files)")
+    with open(f, "rb") as handle: magic = handle.read(len(NPY_MAGIC))
+    if magic != NPY_MAGIC:
+        raise ValueError(f"{f}: not a NumPy .npy file (it does not start with the .npy magic bytes; first bytes {magic!r})")
     try: a = np.load(f, allow_pickle=allow_pickle)
     except ValueError as e:
         if "allow_pickle" in str(e):
@@ -40,11 +46,19 @@ def _read_npy(f, allow_pickle=False, normalize="auto"):
                              "allow_pickle=True, which unpickles the file - pickle can run arbitrary code, so only do this for files you trust") from None
         raise ValueError(f"{f}: cannot be read as a .npy array ({e})") from None
     except Exception as e: raise ValueError(f"{f}: cannot be read as a .npy array ({e})") from None
+    axion_mass = np.nan
     if a.dtype == object:
-        if a.size == 2 and np.ndim(a.flat[0]) >= 2: a = a.flat[0]       # [image, axion_mass]
+        if a.size == 2 and np.ndim(a.flat[0]) >= 2 and np.ndim(a.flat[1]) == 0:     # [image, axion_mass]
+            a, axion_mass = a.flat[0], float(a.flat[1])
         else: raise ValueError(f"{f}: object array of shape {a.shape} is not an [image, axion_mass] pair")
+    a = np.asarray(a)
+    if a.dtype.kind in "iu" and a.size and a.min() < 0:
+        raise ValueError(f"{f}: holds integer photon counts with negative values (minimum {a.min()}); counts cannot be negative")
     try: a = np.asarray(a, dtype=np.float64)
     except (TypeError, ValueError): raise ValueError(f"{f}: array of dtype {a.dtype} is not numeric") from None
+    if a.ndim in (3, 4) and a.shape[-1] in (3, 4) and min(a.shape[-3:-1]) > 4:
+        raise ValueError(f"{f}: array of shape {a.shape} looks like colour images (a trailing axis of {a.shape[-1]} channels); DeepLense images "
+                         "have one band: save a single-band array (H, W) or (N, H, W), e.g. one channel a[..., 0]")
     if a.ndim == 2: a = a[None]
     elif a.ndim == 3 and a.shape[-1] == 1 and a.shape[0] > 1: a = a[None, ..., 0]
     elif a.ndim == 4 and a.shape[1] == 1: a = a[:, 0]
@@ -59,7 +73,7 @@ def _read_npy(f, allow_pickle=False, normalize="auto"):
     if np.any(const):
         i = int(np.argmax(const))
         raise ValueError(f"{f}: image {i} is constant (every pixel {a[i, 0, 0]}), it cannot be normalised to [0, 1]")
-    return a
+    return a, axion_mass
 
 def normalize_images(images, normalize="auto"):
     """Scale images (n, H, W) to [0, 1]: 'auto' min-max scales only the images outside [0, 1], 'minmax' scales all.
@@ -109,48 +123,54 @@ def fit_images(images, size, fit="resize"):
     raise ValueError(f"fit must be 'resize' or 'crop', got {fit!r}")
 
 def _load_files(files, size, allow_pickle, normalize, fit):
-    images, shape, first = [], None, None
+    "Images (n, H, W, 1) float32 and axion masses (n,) of `files`, in order."
+    images, masses, shape, first = [], [], None, None
     for f in files:
-        a = normalize_images(_read_npy(f, allow_pickle, normalize), normalize)
+        a, axion_mass = _read_npy(f, allow_pickle, normalize)
+        a = normalize_images(a, normalize)
         if size is not None: a = fit_images(a, size, fit)
         elif shape is None: shape, first = a.shape[1:], f
         elif a.shape[1:] != shape:
             raise ValueError(f"{f}: images of shape {a.shape[1:]} differ from {shape} in {first}; pass size= to resize them")
-        images.append(a)
-    return np.concatenate(images).astype(np.float32)[..., None]
+        images.append(a); masses.append(np.full(len(a), axion_mass))
+    return np.concatenate(images).astype(np.float32)[..., None], np.concatenate(masses)
 
-def load_deeplense(path, size=None, allow_pickle=False, normalize="auto", fit="resize"):
+def load_deeplense(path, size=None, allow_pickle=False, normalize="auto", fit="resize", return_axion_mass=False):
     """Load DeepLense images from a .npy file, a folder of .npy files (natural order) or a folder of class folders.
 
     Returns float32 (n, H, W, 1) in [0, 1]; for class folders returns `(images, labels, class_names)` with int32 labels.
     `size`: None keeps the native size, else images become size × size by `fit` ('resize': area average/bilinear, 'crop': centre crop/pad).
     `allow_pickle`: needed for axion files ([image, axion_mass] object arrays) - only for trusted files, unpickling can run code.
-    `normalize`: 'auto' min-max scales only images outside [0, 1], 'minmax' scales every image."""
+    `normalize`: 'auto' min-max scales only images outside [0, 1], 'minmax' scales every image.
+    `return_axion_mass=True`: also return each image's axion mass in eV (NaN where the file has none), as the last item."""
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"{path}: no such file or folder")
     if fit not in ("resize", "crop"): raise ValueError(f"fit must be 'resize' or 'crop', got {fit!r}")
     if size is not None: size = positive_int("size", size)
-    if path.is_file(): return _load_files([path], size, allow_pickle, normalize, fit)
-    files = list_npy_files(path)
-    if files: return _load_files(files, size, allow_pickle, normalize, fit)
+    files = [path] if path.is_file() else list_npy_files(path)
+    if files:
+        images, masses = _load_files(files, size, allow_pickle, normalize, fit)
+        return (images, masses) if return_axion_mass else images
     classes = [d.name for d in path.iterdir() if d.is_dir() and not d.name.startswith(".") and list_npy_files(d)]
     if not classes: raise ValueError(f"{path}: empty folder - no .npy files and no class folders with .npy files")
     order = next((o for o in KNOWN_CLASS_ORDERS if set(classes) <= set(o)), None)
     classes = [c for c in order if c in classes] if order else sorted(classes)
-    images, labels = [], []
-    for label, c in enumerate(classes):
-        images.append(_load_files(list_npy_files(path / c), size, allow_pickle, normalize, fit))
-        labels.append(np.full(len(images[-1]), label, np.int32))
-    shapes = {im.shape[1:] for im in images}
+    loaded = [_load_files(list_npy_files(path / c), size, allow_pickle, normalize, fit) for c in classes]
+    shapes = {images.shape[1:] for images, _ in loaded}
     if len(shapes) > 1: raise ValueError(f"{path}: class folders hold images of different shapes {sorted(shapes)}; pass size= to resize them")
-    return np.concatenate(images), np.concatenate(labels), classes
+    images = np.concatenate([images for images, _ in loaded])
+    labels = np.concatenate([np.full(len(im), label, np.int32) for label, (im, _) in enumerate(loaded)])
+    result = (images, labels, classes)
+    return result + (np.concatenate([m for _, m in loaded]),) if return_axion_mass else result
 
 # %% ../nbs/01_data.ipynb #38c90ee2
+AUGMENTATIONS = ("d4", "rot180")
+
 def _as_image_array(source):
     "`source` as a float32 array (n, H, W) - no copy when it already is one - with clear errors for the usual mistakes."
     if isinstance(source, tuple) and len(source) == 3 and isinstance(source[2], (list, tuple)):
         raise ValueError("make_dataset got a 3-tuple, like the (images, labels, class_names) that load_deeplense returns for class folders; "
-                         "pass the images alone: make_dataset(load_deeplense(path)[0], ...)")
+                         "pass the images and the labels: make_dataset(images, size, labels=labels)")
     try: a = np.asarray(source, dtype=np.float32)
     except (TypeError, ValueError) as e: raise ValueError(f"make_dataset needs an image array (n, H, W[, 1]) or .npy files, got {type(source).__name__} ({e})") from None
     if a.ndim == 4 and a.shape[-1] == 1: a = a[..., 0]
@@ -158,57 +178,99 @@ def _as_image_array(source):
     if not np.all(np.isfinite(a)): raise ValueError("image array contains NaN or infinite values")
     return a
 
-def _augment(image, seed):
-    "Random rotation by k·90° and optional horizontal flip (the 8 symmetries of the square), from a stateless seed."
+def _check_labels(labels, n):
+    "`labels` as int32 (n,): whole numbers >= 0, one per image."
+    a = np.asarray(labels)
+    if a.shape != (n,): raise ValueError(f"labels must be one integer per image: expected shape ({n},), got {a.shape}")
+    if a.dtype.kind not in "iu" and not (a.dtype.kind == "f" and np.all(np.isfinite(a)) and np.all(a == np.round(a))):
+        raise ValueError(f"labels must be integers (class indices), got dtype {a.dtype}")
+    if n and a.min() < 0: raise ValueError(f"labels must be class indices >= 0, got {a.min()}")
+    return a.astype(np.int32)
+
+def epoch_steps(n, batch_size, drop_remainder=False):
+    "Batches in one pass over `n` images: ceil(n / batch_size), or floor with `drop_remainder`."
+    return n // batch_size if drop_remainder else -(-n // batch_size)
+
+def _augment(image, seed, kind):
+    "A random symmetry of `image` drawn from the stateless `seed`: one of the square's 8 (`'d4'`) or the 180° rotation or none (`'rot180'`)."
     import tensorflow as tf
+    if kind == "rot180":
+        k = tf.random.stateless_uniform([], seed, minval=0, maxval=2, dtype=tf.int32)
+        return tf.image.rot90(image, 2 * k)
     k = tf.random.stateless_uniform([], seed, minval=0, maxval=8, dtype=tf.int32)
     image = tf.image.rot90(image, k % 4)
     return tf.cond(k >= 4, lambda: tf.image.flip_left_right(image), lambda: image)
 
 def make_dataset(source, image_size, batch_size=32, shuffle=True, augment=True, seed=None, repeat=False,
-                 fit="resize", allow_pickle=False, normalize="auto", shuffle_buffer=1024, drop_remainder=False):
-    """A tf.data.Dataset of float32 batches (B, image_size, image_size, 1) in [0, 1] for training.
+                 fit="resize", allow_pickle=False, normalize="auto", shuffle_buffer=1024, drop_remainder=False,
+                 labels=None, start_epoch=0):
+    """A tf.data.Dataset of float32 batches (B, image_size, image_size, 1) in [0, 1] for training; `(images, labels)` batches with `labels`.
 
-    `source`: image array (n, H, W[, 1]) in memory, or a folder / list of .npy paths streamed file by file (for class folders pass
-    `load_deeplense(path)[0]`). `image_size`, `batch_size`, `shuffle_buffer`: positive integers.
-    `fit`: 'resize' (area average / bilinear) or 'crop' (centre crop / edge pad) to `image_size`. `augment`: random 90° rotations and flips.
-    `shuffle`, `seed`, `repeat` (repeat forever), `shuffle_buffer` (streaming only), `drop_remainder` (drop the last short batch).
-    `allow_pickle`, `normalize`: passed to the file loader (see `load_deeplense`)."""
+    `source`: image array (n, H, W[, 1]) in memory, or a folder / list of .npy paths streamed file by file (for class folders pass the images
+    and labels `load_deeplense` returns). `image_size`, `batch_size`, `shuffle_buffer`: positive integers.
+    `fit`: 'resize' (area average / bilinear) or 'crop' (centre crop / edge pad) to `image_size`.
+    `augment`: True or 'd4' (the square's 8 symmetries), 'rot180' (DeepLense's models), False.
+    `shuffle`, `seed`, `shuffle_buffer` (streaming only), `drop_remainder` (drop each pass's last short batch).
+    `repeat=False`: one pass per iteration, a new random pass each time; `repeat=True`: passes `start_epoch`, `start_epoch + 1`, ... forever,
+    each a pure function of (seed, pass), `epoch_steps(n, batch_size, drop_remainder)` batches long.
+    `labels`: one integer per in-memory image. `allow_pickle`, `normalize`: passed to the file loader (see `load_deeplense`)."""
     import tensorflow as tf
     if fit not in ("resize", "crop"): raise ValueError(f"fit must be 'resize' or 'crop', got {fit!r}")
+    augment = "d4" if augment is True else (None if augment is False or augment is None else augment)
+    if augment is not None and augment not in AUGMENTATIONS:
+        raise ValueError(f"augment must be True, False or one of {AUGMENTATIONS}, got {augment!r}")
     image_size, batch_size = positive_int("image_size", image_size), positive_int("batch_size", batch_size)
     shuffle_buffer = positive_int("shuffle_buffer", shuffle_buffer)
+    if isinstance(start_epoch, bool) or not isinstance(start_epoch, (int, np.integer)) or start_epoch < 0:
+        raise ValueError(f"start_epoch must be an integer >= 0, got {start_epoch!r}")
     seed = int(np.random.default_rng().integers(2**31)) if seed is None else int(seed)
     shape = (image_size, image_size, 1)
-    if isinstance(source, (str, Path)) or (isinstance(source, (list, tuple)) and source and isinstance(source[0], (str, Path))):
+    streaming = isinstance(source, (str, Path)) or (isinstance(source, (list, tuple)) and source and isinstance(source[0], (str, Path)))
+    if streaming:
+        if labels is not None: raise ValueError("labels go with in-memory images; load class folders with load_deeplense(path) first")
         if isinstance(source, (str, Path)):
             if not Path(source).exists(): raise FileNotFoundError(f"{source}: no such file or folder")
             files = list_npy_files(source) if Path(source).is_dir() else [Path(source)]
         else: files = [Path(f) for f in source]
         if not files and Path(source).is_dir() and any(d.is_dir() and list_npy_files(d) for d in Path(source).iterdir()):
-            raise ValueError(f"{source}: holds class folders, which make_dataset does not stream; pass load_deeplense(path)[0] (images) "
-                             "or one class folder")
+            raise ValueError(f"{source}: holds class folders, which make_dataset does not stream; load them with "
+                             "images, labels, names = load_deeplense(path) and pass make_dataset(images, size, labels=labels)")
         if not files: raise ValueError(f"{source}: empty folder - no .npy files to stream")
         for f in files:
             if not f.exists(): raise FileNotFoundError(f"{f}: no such file or folder")
         def load(path):
-            a = normalize_images(_read_npy(path.decode(), allow_pickle, normalize), normalize)
+            a = normalize_images(_read_npy(path.decode(), allow_pickle, normalize)[0], normalize)
             return fit_images(a, image_size, fit).astype(np.float32)[..., None]
         def load_tf(path):
             images = tf.numpy_function(load, [path], tf.float32)
             images.set_shape((None,) + shape)
             return images
-        ds = tf.data.Dataset.from_tensor_slices([str(f) for f in files])
-        if shuffle: ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-        ds = ds.map(load_tf, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).unbatch()
-        if shuffle: ds = ds.shuffle(shuffle_buffer, seed=seed + 1, reshuffle_each_iteration=True)
+        names = tf.data.Dataset.from_tensor_slices([str(f) for f in files])
+        def one_pass(pass_seed):
+            d = names.shuffle(len(files), seed=pass_seed, reshuffle_each_iteration=False) if shuffle else names
+            d = d.map(load_tf, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).unbatch()
+            return d.shuffle(shuffle_buffer, seed=pass_seed + 1, reshuffle_each_iteration=False) if shuffle else d
     else:
         images = fit_images(normalize_images(_as_image_array(source), normalize), image_size, fit).astype(np.float32, copy=False)[..., None]
-        ds = tf.data.Dataset.from_tensor_slices(images)
-        if shuffle: ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-    if repeat: ds = ds.repeat()
-    if augment:   # one random number per image, different in every pass over the data (epoch), the same for the same seed
-        draws = tf.data.Dataset.random(seed=seed + 2, rerandomize_each_iteration=True)
-        ds = tf.data.Dataset.zip((ds, draws)).map(lambda x, r: _augment(x, tf.stack([tf.constant(seed, tf.int64), r])),
-                                                  num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+        base = tf.data.Dataset.from_tensor_slices(images if labels is None else (images, _check_labels(labels, len(images))))
+        def one_pass(pass_seed):
+            return base.shuffle(len(images), seed=pass_seed, reshuffle_each_iteration=False) if shuffle else base
+
+    def numbered_pass(number):
+        "Pass `number`: its order and symmetries drawn from (seed, number) alone."
+        pass_seed = tf.constant(seed, tf.int64) * 1_000_003 + number
+        d = one_pass(pass_seed)
+        if augment is not None:                        # image i of the pass gets the symmetry drawn from (pass_seed, i)
+            def symmetry(i, x):
+                if labels is None: return _augment(x, tf.stack([pass_seed, i]), augment)
+                return _augment(x[0], tf.stack([pass_seed, i]), augment), x[1]
+            d = d.enumerate().map(symmetry, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        return d.batch(batch_size, drop_remainder=drop_remainder)
+
+    if repeat: numbers = tf.data.Dataset.range(int(start_epoch), 2**62)
+    else: numbers = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1).map(lambda r: r % 2**40)
+    ds = numbers.flat_map(numbered_pass)
+    # tell Keras how long the stream is (flat_map hides it): endless, or one pass of in-memory images (unknown for streamed files)
+    if repeat: ds = ds.apply(tf.data.experimental.assert_cardinality(tf.data.INFINITE_CARDINALITY))
+    elif not streaming: ds = ds.apply(tf.data.experimental.assert_cardinality(epoch_steps(len(images), batch_size, drop_remainder)))
+    return ds.prefetch(tf.data.AUTOTUNE)

@@ -282,7 +282,7 @@ def simulate_encoder_data(
     "Shuffled simulated images (n, size, size, 1), their parameters (n, k), class labels (n,), and the k parameter names."
     images, tables, labels = [], [], []
     for label, substructure in enumerate(classes):
-        x, params = simulate_lenses(n_per_class, size=image_size, substructure=substructure, seed=seed + 1000 * label,
+        x, params = simulate_lenses(n_per_class, substructure, "varied", size=image_size, seed=seed + 1000 * label,
                                     return_params=True)
         class_names, class_table = _params_table(params)
         images.append(np.asarray(x, np.float32)); tables.append(dict(zip(class_names, class_table.T)))
