@@ -191,6 +191,12 @@ def epoch_steps(n, batch_size, drop_remainder=False):
     "Batches in one pass over `n` images: ceil(n / batch_size), or floor with `drop_remainder`."
     return n // batch_size if drop_remainder else -(-n // batch_size)
 
+def _permutation(n, pass_seed, stream):
+    "A random permutation of range(n) drawn statelessly from (pass_seed, stream): the same numbers, the same order, whatever else has run."
+    import tensorflow as tf
+    seed = tf.stack([tf.cast(pass_seed, tf.int64), tf.cast(stream, tf.int64)])
+    return tf.argsort(tf.random.stateless_uniform(tf.reshape(n, [1]), seed=seed))
+
 def _augment(image, seed, kind):
     "A random symmetry of `image` drawn from the stateless `seed`: one of the square's 8 (`'d4'`) or the 180° rotation or none (`'rot180'`)."
     import tensorflow as tf
@@ -245,16 +251,22 @@ def make_dataset(source, image_size, batch_size=32, shuffle=True, augment=True, 
             images = tf.numpy_function(load, [path], tf.float32)
             images.set_shape((None,) + shape)
             return images
-        names = tf.data.Dataset.from_tensor_slices([str(f) for f in files])
+        names = tf.constant([str(f) for f in files])
         def one_pass(pass_seed):
-            d = names.shuffle(len(files), seed=pass_seed, reshuffle_each_iteration=False) if shuffle else names
+            order = _permutation(len(files), pass_seed, 0) if shuffle else tf.range(len(files))
+            d = tf.data.Dataset.from_tensor_slices(tf.gather(names, order))
             d = d.map(load_tf, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).unbatch()
-            return d.shuffle(shuffle_buffer, seed=pass_seed + 1, reshuffle_each_iteration=False) if shuffle else d
+            if not shuffle: return d
+            # then shuffle within blocks of `shuffle_buffer` images (files that hold several images are mixed with their neighbours)
+            blocks = d.batch(shuffle_buffer).enumerate()
+            return blocks.map(lambda k, block: tf.gather(block, _permutation(tf.shape(block)[0], pass_seed, k + 1))).unbatch()
     else:
         images = fit_images(normalize_images(_as_image_array(source), normalize), image_size, fit).astype(np.float32, copy=False)[..., None]
-        base = tf.data.Dataset.from_tensor_slices(images if labels is None else (images, _check_labels(labels, len(images))))
+        stored = (tf.constant(images),) if labels is None else (tf.constant(images), tf.constant(_check_labels(labels, len(images))))
         def one_pass(pass_seed):
-            return base.shuffle(len(images), seed=pass_seed, reshuffle_each_iteration=False) if shuffle else base
+            order = _permutation(len(images), pass_seed, 0) if shuffle else tf.range(len(images))
+            pick = (lambda i: stored[0][i]) if labels is None else (lambda i: (stored[0][i], stored[1][i]))
+            return tf.data.Dataset.from_tensor_slices(order).map(pick, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
     def numbered_pass(number):
         "Pass `number`: its order and symmetries drawn from (seed, number) alone."
