@@ -16,8 +16,8 @@ from .data import fit_images, make_dataset
 
 # %% auto #0
 __all__ = ['CLASSIFIER_SIZE', 'build_classifier', 'prepare_images', 'roc_auc', 'roc_curve', 'confusion_matrix',
-           'simulate_classes', 'heldout_scores', 'train_classifier', 'classifier_path', 'save_classifier',
-           'load_classifier', 'classify_lenses', 'feature_extractor', 'lensing_features']
+           'simulate_classes', 'heldout_scores', 'train_classifier', 'classifier_path', 'shipped_classifiers',
+           'save_classifier', 'load_classifier', 'classify_lenses', 'feature_extractor', 'lensing_features']
 
 # %% ../nbs/02_classifier.ipynb #4587148e
 CLASSIFIER_SIZE = 64
@@ -47,11 +47,9 @@ def _as_unit_images(images, name="images"):
                          "scale them first, e.g. lensddim.data.normalize_images")
     return x
 
-def prepare_images(images, size=CLASSIFIER_SIZE, degrade_to=None):
-    "`images` (n, H, W[, 1]) in [0, 1] resampled to (n, size, size, 1) float32; `degrade_to` first area-averages them to that many pixels."
-    x = _as_unit_images(images)
-    if degrade_to is not None and x.shape[1] > degrade_to: x = fit_images(x, degrade_to)
-    return np.clip(fit_images(x, size), 0, 1).astype(np.float32)[..., None]
+def prepare_images(images, size=CLASSIFIER_SIZE):
+    "`images` (n, H, W[, 1]) in [0, 1] resampled to (n, size, size, 1) float32 (area averaging when shrinking, bilinear when enlarging)."
+    return np.clip(fit_images(_as_unit_images(images), size), 0, 1).astype(np.float32)[..., None]
 
 # %% ../nbs/02_classifier.ipynb #27f8aff3
 def roc_auc(scores, positive):
@@ -91,30 +89,26 @@ def heldout_scores(classifier, images, labels):
                 accuracy=float(np.mean(probabilities.argmax(1) == labels)),
                 confusion=confusion_matrix(labels, probabilities.argmax(1)).tolist())
 
-def train_classifier(model="model_iii", n_per_class=10000, epochs=8, batch_size=128, learning_rate=2e-3, heldout_per_class=2000,
-                     degraded_share=0.5, seed=0, verbose=2):
-    "Train `build_classifier` on fresh simulations of `model` (see the recipe above); returns the classifier and its metadata."
+def train_classifier(model="model_iii", image_size=CLASSIFIER_SIZE, n_per_class=10000, epochs=8, batch_size=128, learning_rate=2e-3,
+                     heldout_per_class=2000, seed=0, verbose=2):
+    "Train `build_classifier` on fresh simulations of `model` brought to `image_size` (see the recipe above); returns the classifier and its metadata."
     check_model(model)
     start = time.time()
     keras.utils.set_random_seed(seed)
-    images, labels = simulate_classes(model, n_per_class, seed=1000 * seed)
-    degrade = np.random.default_rng(seed).random(len(images)) < degraded_share
-    images[degrade] = prepare_images(images[degrade], degrade_to=32)
+    images, labels = simulate_classes(model, n_per_class, seed=1000 * seed, size=image_size)
     augment = "d4" if model == "varied" else "rot180"
-    data = make_dataset(images, CLASSIFIER_SIZE, batch_size=batch_size, labels=labels, augment=augment, seed=seed, repeat=True)
+    data = make_dataset(images, image_size, batch_size=batch_size, labels=labels, augment=augment, seed=seed, repeat=True)
     steps = -(-len(images) // batch_size)
-    classifier = build_classifier()
+    classifier = build_classifier(image_size, widths=(16, 32, 64, 128) if image_size >= 64 else (16, 32, 64))
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, epochs * steps)
     classifier.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4),
                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     classifier.fit(data, epochs=epochs, steps_per_epoch=steps, verbose=verbose)
     train_time = time.time() - start
-    test_images, test_labels = simulate_classes(model, heldout_per_class, seed=1000 * seed + 500)
-    metadata = dict(model=model, image_size=CLASSIFIER_SIZE, classes=list(SUBSTRUCTURES), seed=seed, n_per_class=n_per_class, epochs=epochs,
-                    batch_size=batch_size, learning_rate=learning_rate, degraded_share=degraded_share, augment=augment,
-                    train_seconds=round(train_time), heldout_per_class=heldout_per_class,
-                    heldout=heldout_scores(classifier, test_images, test_labels),
-                    heldout_32px=heldout_scores(classifier, prepare_images(test_images, degrade_to=32), test_labels))
+    test_images, test_labels = simulate_classes(model, heldout_per_class, seed=1000 * seed + 500, size=image_size)
+    metadata = dict(model=model, image_size=image_size, classes=list(SUBSTRUCTURES), seed=seed, n_per_class=n_per_class, epochs=epochs,
+                    batch_size=batch_size, learning_rate=learning_rate, augment=augment, train_seconds=round(train_time),
+                    heldout_per_class=heldout_per_class, heldout=heldout_scores(classifier, test_images, test_labels))
     return classifier, metadata
 
 # %% ../nbs/02_classifier.ipynb #4bdac5ea
@@ -123,15 +117,26 @@ def _weights_dir() -> Path:
     from importlib.resources import files
     return Path(str(files("lensddim"))) / "weights"
 
-def classifier_path(model):
-    "Path of the shipped classifier of `model`."
-    return _weights_dir() / f"classifier_{check_model(model)}.keras"
+def classifier_path(model, image_size=CLASSIFIER_SIZE):
+    "Path of the shipped classifier of `model` for images of `image_size` pixels (64: the name without a size)."
+    suffix = "" if image_size == CLASSIFIER_SIZE else f"_{image_size}px"
+    return _weights_dir() / f"classifier_{check_model(model)}{suffix}.keras"
+
+def shipped_classifiers():
+    "The (model, image size) pairs of the classifiers shipped in the package."
+    found = []
+    for path in sorted(_weights_dir().glob("classifier_*.keras")):
+        stem = path.stem[len("classifier_"):]
+        model, _, size = stem.rpartition("_") if stem.endswith("px") else (stem, "", f"{CLASSIFIER_SIZE}px")
+        found.append((model, int(size[:-2])))
+    return found
 
 def save_classifier(classifier, metadata, path):
     "Save `classifier` without its optimizer to `path` (.keras) and `metadata` beside it (.json)."
     path = Path(path)
     if path.suffix != ".keras": raise ValueError(f"a classifier file must end in .keras, got {path}")
-    clean = build_classifier(classifier.input_shape[1], num_classes=classifier.output_shape[-1])
+    widths = tuple(layer.filters for layer in classifier.layers if isinstance(layer, layers.Conv2D) and layer.name.endswith("a"))
+    clean = build_classifier(classifier.input_shape[1], widths=widths, num_classes=classifier.output_shape[-1])
     clean.set_weights(classifier.get_weights())
     path.parent.mkdir(parents=True, exist_ok=True)
     clean.save(path)
@@ -140,35 +145,41 @@ def save_classifier(classifier, metadata, path):
 
 _loaded = {}
 
-def load_classifier(model="model_iii", path=None):
-    "The classifier of `model` (shipped) or in `path`, and its metadata; loaded once, with `safe_mode=True`."
-    path = classifier_path(model) if path is None else Path(path)
+def load_classifier(model="model_iii", image_size=CLASSIFIER_SIZE, path=None):
+    "The shipped classifier of `model` for `image_size`-pixel images (or the one in `path`) and its metadata; loaded once, with `safe_mode=True`."
+    path = classifier_path(model, image_size) if path is None else Path(path)
     key = str(path.resolve())
     if key not in _loaded:
         if not path.is_file():
-            raise FileNotFoundError(f"no classifier file {path}" + ("" if path != classifier_path(model) else
-                                    f": lensddim ships classifiers for {', '.join(p.stem[11:] for p in sorted(_weights_dir().glob('classifier_*.keras')))}"))
+            shipped = ", ".join(f"{m} at {s} px" for m, s in shipped_classifiers())
+            raise FileNotFoundError(f"no classifier file {path}; lensddim ships classifiers for {shipped}")
         meta = path.with_suffix(".json")
         _loaded[key] = (keras.saving.load_model(path, safe_mode=True, compile=False), json.loads(meta.read_text()) if meta.is_file() else {})
     return _loaded[key]
 
 # %% ../nbs/02_classifier.ipynb #227febe9
+def _classifier_for(images, model):
+    "The shipped classifier of `model` for the size of `images`: the one of that size if shipped, else the 64-px one."
+    size = np.shape(images)[1] if np.ndim(images) >= 3 else CLASSIFIER_SIZE
+    return load_classifier(model, size if (check_model(model), size) in shipped_classifiers() else CLASSIFIER_SIZE)[0]
+
 def classify_lenses(images, model="model_iii", batch_size=256, classifier=None):
-    "Class probabilities (n, 3), float32, in the order of `SUBSTRUCTURES`, of lenses `images` (n, H, W[, 1]) in [0, 1] of `model`."
-    net = load_classifier(model)[0] if classifier is None else classifier
+    """Class probabilities (n, 3), float32, in the order of `SUBSTRUCTURES`, of lenses `images` (n, H, W[, 1]) in [0, 1] of `model`,
+    from the shipped classifier of the images' size if there is one, else the 64-px one (or `classifier`)."""
+    net = _classifier_for(images, model) if classifier is None else classifier
     x = prepare_images(images, net.input_shape[1])
     logits = np.concatenate([keras.ops.convert_to_numpy(net(x[i:i + batch_size], training=False)) for i in range(0, len(x), batch_size)]) \
         if len(x) else np.zeros((0, net.output_shape[-1]), np.float32)
     return keras.ops.convert_to_numpy(keras.ops.softmax(logits)).astype(np.float32)
 
-def feature_extractor(model="model_iii", classifier=None):
-    "Keras model from prepared images (B, 64, 64, 1) to the classifier's 128 penultimate features."
-    net = load_classifier(model)[0] if classifier is None else classifier
+def feature_extractor(model="model_iii", image_size=CLASSIFIER_SIZE, classifier=None):
+    "Keras model from prepared images (B, size, size, 1) to the 128 penultimate features of the classifier of `model` for that size."
+    net = load_classifier(model, image_size)[0] if classifier is None else classifier
     return keras.Model(net.input, net.get_layer("features").output, name=f"features_{net.name}")
 
 def lensing_features(images, model="model_iii", batch_size=256, classifier=None):
-    "The 128 penultimate-layer features (n, 128) of the classifier of `model` for lenses `images` (n, H, W[, 1]) in [0, 1]."
-    trunk = feature_extractor(model, classifier)
+    "The 128 penultimate-layer features (n, 128) of `model`'s classifier for the size of `images` (n, H, W[, 1]) in [0, 1], as `classify_lenses` picks it."
+    trunk = feature_extractor(classifier=_classifier_for(images, model) if classifier is None else classifier)
     x = prepare_images(images, trunk.input_shape[1])
     parts = [keras.ops.convert_to_numpy(trunk(x[i:i + batch_size], training=False)) for i in range(0, len(x), batch_size)]
     return (np.concatenate(parts) if parts else np.zeros((0, trunk.output_shape[-1]))).astype(np.float32)
