@@ -302,7 +302,6 @@ def _checked_label_pipeline(dataset, num_classes):
     import tensorflow as tf
     message = f"labels must be class indices 0..{num_classes - 1} (num_classes={num_classes})"
     def check(images, labels, *rest):
-        labels = tf.ensure_shape(labels, labels.shape)
         with tf.control_dependencies([tf.debugging.assert_non_negative(labels, message=message),
                                       tf.debugging.assert_less(labels, tf.cast(num_classes, labels.dtype), message=message)]):
             return (images, tf.identity(labels), *rest)
@@ -645,15 +644,61 @@ def _split_labels(data):
         return images, labels
     return data, None
 
-def _data_settings(model, images, labels, batch_size, steps_per_epoch, augment, drop_remainder, seed):
-    "The settings of the pipeline `train` builds from in-memory `images`: everything a resume must keep to continue exactly."
+def _training_data(model, data, steps_per_epoch):
+    "`(images, labels)` of `data` for `train`: arrays checked (labels against the model's classes), or the caller's dataset."
+    _check_not_empty(data)
+    images, labels = _split_labels(data)
+    if hasattr(images, "element_spec"):
+        if steps_per_epoch is None and _repeats_forever(images):
+            raise ValueError("The dataset repeats forever, so an epoch would never end: pass steps_per_epoch=, or pass the "
+                             "images as an array and let train build the pipeline.")
+        return images, None
+    if model.num_classes is not None:
+        if labels is None:
+            raise ValueError("This model is conditional (num_classes set): pass data=(images, labels).")
+        labels = _check_labels(labels, model.num_classes)
+    return np.asarray(images, dtype="float32"), labels
+
+def _run_dir_for(run_dir, resume, overwrite):
+    "`run_dir` as a Path, created; refuses to mix a new run with an old one, and clears it with `overwrite`."
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if (run_dir / "checkpoint.weights.h5").exists() and not overwrite:
+        raise ValueError(f"{run_dir} holds a checkpoint of an older lensddim (checkpoint.weights.h5), which cannot be resumed: "
+                         "start a new run (another run_dir, or overwrite=True).")
+    if not resume and has_checkpoint(run_dir) and not overwrite:
+        raise FileExistsError(f"{run_dir} already holds a checkpoint of another run: pass resume=True to continue "
+                              "it, overwrite=True to delete it and start again, or choose another run_dir.")
+    if overwrite:
+        _clear_run(run_dir)
+    return run_dir
+
+def _data_settings(model, images, labels, batch_size, steps_per_epoch, augment, drop_remainder, seed, saved=None):
+    """The settings of the pipeline `train` builds from in-memory `images`: everything a resume must keep to continue exactly.
+    The data seed is `seed`, else the one of the run being resumed (`saved`), else the model's, else a random one."""
     batch_size = positive_int("batch_size", batch_size)
     per_pass = epoch_steps(len(images), batch_size, drop_remainder)
     if per_pass == 0:
         raise ValueError(f"{len(images)} images make no batch of {batch_size} with drop_remainder=True: use a smaller batch_size.")
+    seed = _check_seed(seed)
+    if seed is None:
+        seed = ((saved or {}).get("data") or {}).get("seed")
+    if seed is None:
+        seed = model.get_config().get("seed")
+    if seed is None:
+        seed = int(np.random.default_rng().integers(2**31))
     return dict(images=len(images), labels=labels is not None, batch_size=batch_size, augment=augment,
                 drop_remainder=bool(drop_remainder), seed=seed,
                 steps_per_epoch=per_pass if steps_per_epoch is None else positive_int("steps_per_epoch", steps_per_epoch))
+
+def _check_same_data(run_dir, saved, settings):
+    "Refuse to resume the run in `run_dir` (its state `saved`) with other data settings, naming them."
+    if saved is None or saved.get("data") == settings:
+        return
+    old, new = saved.get("data") or {}, settings or {}
+    differ = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k)) or ["a dataset instead of arrays, or back"]
+    raise ValueError(f"The run in {run_dir} was trained with other data settings ({', '.join(differ)}): "
+                     f"checkpoint {old or 'a dataset'}, now {new or 'a dataset'}. Resume with the same ones, or start a new run.")
 
 def _array_pipeline(model, images, labels, settings, initial_epoch):
     "The repeating pipeline of `settings`, positioned after `initial_epoch` epochs."
@@ -697,29 +742,13 @@ def train(model, data, run_dir, epochs=10, batch_size=32, steps_per_epoch=None, 
     already reached `epochs`)."""
     if resume and overwrite:
         raise ValueError("resume=True and overwrite=True contradict each other: choose one.")
+    if tensorboard:
+        import importlib.util
+        if importlib.util.find_spec("tensorboard") is None:
+            raise ImportError("tensorboard=True needs the tensorboard package: pip install tensorboard")
     epochs = positive_int("epochs", epochs)
-    _check_not_empty(data)
-    images, labels = _split_labels(data)
-    user_pipeline = hasattr(images, "element_spec")
-    if not user_pipeline:
-        images = np.asarray(images, dtype="float32")
-        if model.num_classes is not None:
-            if labels is None:
-                raise ValueError("This model is conditional (num_classes set): pass data=(images, labels).")
-            labels = _check_labels(labels, model.num_classes)
-    elif steps_per_epoch is None and _repeats_forever(images):
-        raise ValueError("The dataset repeats forever, so an epoch would never end: pass steps_per_epoch=, or pass the images "
-                         "as an array and let train build the pipeline.")
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if (run_dir / "checkpoint.weights.h5").exists() and not overwrite:
-        raise ValueError(f"{run_dir} holds a checkpoint of an older lensddim (checkpoint.weights.h5), which cannot be resumed: "
-                         "start a new run (another run_dir, or overwrite=True).")
-    if not resume and has_checkpoint(run_dir) and not overwrite:
-        raise FileExistsError(f"{run_dir} already holds a checkpoint of another run: pass resume=True to continue "
-                              "it, overwrite=True to delete it and start again, or choose another run_dir.")
-    if overwrite:
-        _clear_run(run_dir)
+    images, labels = _training_data(model, data, steps_per_epoch)
+    run_dir = _run_dir_for(run_dir, resume, overwrite)
     if getattr(model, "optimizer", None) is None:
         model.compile()
     resuming = resume and has_checkpoint(run_dir)
@@ -730,20 +759,9 @@ def train(model, data, run_dir, epochs=10, batch_size=32, steps_per_epoch=None, 
     if initial_epoch >= epochs:
         print(f"{run_dir} already holds epoch {initial_epoch} ≥ epochs={epochs}: nothing to do.")
         return None
-    settings = None
-    if not user_pipeline:
-        seed = _check_seed(seed)
-        if seed is None:
-            seed = ((saved or {}).get("data") or {}).get("seed", model.get_config().get("seed"))
-        if seed is None:
-            seed = int(np.random.default_rng().integers(2**31))
-        settings = _data_settings(model, images, labels, batch_size, steps_per_epoch, augment, drop_remainder, seed)
-        steps_per_epoch = settings["steps_per_epoch"]
-    if saved is not None and saved.get("data") != settings:
-        old, new = saved.get("data") or {}, settings or {}
-        differ = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k)) or ["the pipeline (a dataset instead of arrays, or back)"]
-        raise ValueError(f"The run in {run_dir} was trained with other data settings ({', '.join(differ)}): "
-                         f"checkpoint {old or 'a dataset'}, now {new or 'a dataset'}. Resume with the same ones, or start a new run.")
+    settings = None if hasattr(images, "element_spec") else \
+        _data_settings(model, images, labels, batch_size, steps_per_epoch, augment, drop_remainder, seed, saved)
+    _check_same_data(run_dir, saved, settings)
     if resuming:
         load_checkpoint(model, run_dir)
         _truncate_log(run_dir / "log.csv", initial_epoch)
@@ -751,7 +769,6 @@ def train(model, data, run_dir, epochs=10, batch_size=32, steps_per_epoch=None, 
         if not model.is_adapted:
             _adapt_on_arrays(model, images, settings["batch_size"]) if settings else model.adapt(images, steps=steps_per_epoch)
         _atomic_write_json(run_dir / RUN_STATE, {"config": _config_json(model), "data": settings})
-    dataset = images if user_pipeline else _array_pipeline(model, images, labels, settings, initial_epoch)
     cbs = [StopOnNonFinite()]
     if kid_images is not None:
         logged = read_log(run_dir).get("kid", []) if resuming and (run_dir / "log.csv").exists() else []
@@ -761,13 +778,12 @@ def train(model, data, run_dir, epochs=10, batch_size=32, steps_per_epoch=None, 
     if sample_every:
         cbs.append(SampleGrid(run_dir, every=sample_every, n=sample_count, steps=sample_steps, seed=sample_seed))
     if tensorboard:
-        import importlib.util
-        if importlib.util.find_spec("tensorboard") is None:
-            raise ImportError("tensorboard=True needs the tensorboard package: pip install tensorboard")
         cbs.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard")))
+    if settings:
+        images, steps_per_epoch = _array_pipeline(model, images, labels, settings, initial_epoch), settings["steps_per_epoch"]
     fit_kwargs.setdefault("shuffle", False)  # the pipeline shuffles itself
     try:
-        return model.fit(dataset, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
+        return model.fit(images, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
                          callbacks=cbs + list(callbacks), verbose=verbose, **fit_kwargs)
     except NonFiniteLossError as error:
         _raise_nonfinite(model, run_dir, error)
