@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['SPACINGS', 'CLEAN_NOISE_RATE', 'SOLVERS', 'sampling_rates', 'ddim_sigma', 'ddim_step', 'dpmpp_2m_step', 'heun_step',
-           'clear_compiled_cache', 'sample', 'network_calls', 'ddim_sample', 'ddim_invert']
+           'check_seed', 'clear_compiled_cache', 'sample', 'network_calls', 'ddim_sample', 'ddim_invert']
 
 # %% ../nbs/07_sampler.ipynb #f3b315f4
 import collections, math, time
@@ -188,13 +188,18 @@ def _check_rates(signal_rates, noise_rates, solver="ddim", prediction="noise"):
                          f"got equal levels at {np.flatnonzero(np.diff(noise_rates) >= 0).tolist()}")
     return signal_rates.astype("float32"), noise_rates.astype("float32")
 
+def check_seed(seed):
+    "`seed` as an int (or None), or a ValueError naming the value given unless it is None or an integer >= 0."
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+        raise ValueError(f"seed must be None or an integer >= 0, got {seed!r}")
+    return None if seed is None else int(seed)
+
 def _check_options(clip, seed, batch_size):
     if clip is not None:
         if not (isinstance(clip, (tuple, list)) and len(clip) == 2
                 and all(isinstance(c, (int, float, np.number)) and np.isfinite(c) for c in clip) and clip[0] < clip[1]):
             raise ValueError(f"clip must be None or a pair (low, high) of finite numbers with low < high, got {clip!r}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
-        raise ValueError(f"seed must be None or an integer >= 0, got {seed!r}")
+    check_seed(seed)
     if batch_size is not None:
         positive_int("batch_size", batch_size)
 

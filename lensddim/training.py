@@ -22,7 +22,7 @@ from .data import epoch_steps, make_dataset
 from .forward import PREDICTIONS, check_prediction, diffuse, get_schedule, prediction_target, split_prediction
 from .kid import extract_features, kid_score
 from .unet import build_unet, check_unet_args
-from .sampler import sample, sampling_rates
+from .sampler import check_seed, sample, sampling_rates
 
 # %% ../nbs/08_training.ipynb #3065f2b8
 LOSSES = ("mae", "mse")
@@ -69,12 +69,6 @@ def _python_random_seed(seed):
     finally:
         random.setstate(state)
 
-def _check_seed(seed):
-    "`seed` as an int (or None), or a ValueError naming the value given."
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
-        raise ValueError(f"seed must be None or an integer >= 0, got {seed!r}")
-    return None if seed is None else int(seed)
-
 @keras.saving.register_keras_serializable(package="lensddim")
 class DiffusionModel(keras.Model):
     """A diffusion trainer: U-Net + EMA copy + data normaliser, trained with `model.fit(images)` or `train`."""
@@ -93,7 +87,7 @@ class DiffusionModel(keras.Model):
             raise ValueError(f"label_dropout must be in [0, 1), got {label_dropout}.")
         if min_snr_gamma is not None and not (isinstance(min_snr_gamma, (int, float)) and 0 < min_snr_gamma < math.inf):
             raise ValueError(f"min_snr_gamma must be None or a number > 0 (5 in Hang et al. 2023), got {min_snr_gamma!r}.")
-        seed = _check_seed(seed)
+        seed = check_seed(seed)
         image_size, channels, widths, block_depth, attention_levels, num_classes = check_unet_args(
             image_size, channels, widths, block_depth, attention_levels, num_classes)   # the U-Net's own checks and messages
         self.schedule = get_schedule(schedule)
@@ -119,6 +113,8 @@ class DiffusionModel(keras.Model):
         self.ema_network.trainable = False
         self.normalizer = keras.layers.Normalization(axis=-1, dtype="float32", name="normalizer")
         self.seed_generator = keras.random.SeedGenerator(seed, name="diffusion_seed")
+        self.ema_step = self.add_weight(shape=(), initializer="zeros", dtype="int32", trainable=False, name="ema_step",
+                                        aggregation="only_first_replica")   # the EMA's own step count, for the warm-up
         self.noise_loss_tracker = keras.metrics.Mean(name="noise_loss")
         self.image_loss_tracker = keras.metrics.Mean(name="image_loss")
         self.build((None, self.image_size, self.image_size, self.channels))
@@ -138,8 +134,9 @@ class DiffusionModel(keras.Model):
 
     def load_own_variables(self, store):
         keys = list(store.keys())
-        if _SEED_STATE in keys:   # files written before lensddim saved it have none: the generator keeps its state
-            self.seed_generator.state.assign(np.asarray(store[_SEED_STATE]))
+        if not keys:   # written before lensddim kept the random state and the EMA step: both stay as they are
+            return
+        self.seed_generator.state.assign(np.asarray(store[_SEED_STATE]))
         super().load_own_variables({key: store[key] for key in keys if key != _SEED_STATE})
 
     @property
@@ -237,9 +234,10 @@ def _training_labels(self: DiffusionModel, y, batch, training):
 @patch
 def _update_ema(self: DiffusionModel):
     decay = self.ema_decay
-    if self.ema_warmup:   # diffusers' EMAModel: min(decay, (1 + k)/(10 + k)) at optimizer step k
-        step = ops.cast(self.optimizer.iterations, "float32")
+    if self.ema_warmup:   # diffusers' EMAModel: min(decay, (1 + k)/(10 + k)) at step k
+        step = ops.cast(self.ema_step, "float32")
         decay = ops.minimum(decay, (1.0 + step) / (10.0 + step))
+    self.ema_step.assign(self.ema_step + 1)
     for weight, ema_weight in zip(self.network.weights, self.ema_network.weights):
         ema_weight.assign(decay * ema_weight + (1.0 - decay) * ops.cast(weight, ema_weight.dtype))
 
@@ -405,7 +403,7 @@ def generate(self: DiffusionModel, n, steps=20, solver="ddim", spacing="leading"
       the images at every level and the clean-image predictions made on the way, in data units clipped to [0, 1].
     - `verbose` ("auto"): a progress bar once a generation has taken more than 3 s; 1/True always, 0/False never."""
     n, steps, batch_size = positive_int("n", n), positive_int("steps", steps), positive_int("batch_size", batch_size)
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     labels = self._sampling_labels(labels, n, float(guidance_scale))
     shape = (n, self.image_size, self.image_size, self.channels)
     initial_noise = ops.convert_to_numpy(keras.random.normal(shape, seed=seed))
@@ -680,7 +678,7 @@ def _data_settings(model, images, labels, batch_size, steps_per_epoch, augment, 
     per_pass = epoch_steps(len(images), batch_size, drop_remainder)
     if per_pass == 0:
         raise ValueError(f"{len(images)} images make no batch of {batch_size} with drop_remainder=True: use a smaller batch_size.")
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     if seed is None:
         seed = ((saved or {}).get("data") or {}).get("seed")
     if seed is None:
