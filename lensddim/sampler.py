@@ -222,16 +222,6 @@ def _fresh_noise(shape, seed, step):
     return keras.random.normal(shape, seed=derived)
 
 # %% ../nbs/07_sampler.ipynb #5a394691
-def _solver_step(solver, denoise, x, level, next_level, memory, eta, noise):
-    "One step of `solver` from `level` to `next_level`: (images at the next level, memory for the next step, x̂0)."
-    if solver in ("dpmpp_2m", "dpmpp_2m_sde"):
-        return dpmpp_2m_step(denoise, x, level, next_level, memory, eta, noise)
-    if solver == "heun":
-        x, pred_images = heun_step(denoise, x, level, next_level)
-    else:                                   # ddim, ddpm, and the last (Euler) step of heun into the clean image
-        x, pred_images = ddim_step(denoise, x, level, next_level, eta, noise)
-    return x, memory, pred_images
-
 def _run_solver(predict, x, signal_rates, noise_rates, eta, seed, labels=None, *, solver, prediction, clip, stochastic,
                 euler_last, trajectory, compiled):
     """Walk images `x` from the first level of the ladder to the last: (images, x at every level, x̂0 at every step), the
@@ -240,40 +230,38 @@ def _run_solver(predict, x, signal_rates, noise_rates, eta, seed, labels=None, *
     num_steps = int(signal_rates.shape[0]) - 1
     denoise = _denoiser(predict, prediction, clip, labels)
 
-    def step(i, x, memory, solver):
+    def body(i, carry, solver=solver):
+        "One step of `solver` from level i to level i + 1, recording x and x̂0 when there is a trajectory."
+        x, memory, *buffers = carry
         level = (ops.take(signal_rates, i), ops.take(noise_rates, i))
         next_level = (ops.take(signal_rates, i + 1), ops.take(noise_rates, i + 1))
         noise = _fresh_noise(ops.shape(x), seed, i) if stochastic else None
-        return _solver_step(solver, denoise, x, level, next_level, memory, eta, noise)
-
-    memory = (ops.zeros_like(x), ops.zeros((), "float32"), ops.zeros((), "float32"))
-    last_solver = "ddim" if euler_last else solver
-    if not compiled:
-        noisy, denoised = [x], []
-        for i in range(num_steps):
-            x, memory, pred_images = step(ops.convert_to_tensor(i, "int32"), x, memory,
-                                          last_solver if i == num_steps - 1 else solver)
-            noisy.append(x); denoised.append(pred_images)
-        return (x, ops.stack(noisy), ops.stack(denoised)) if trajectory else (x, None, None)
-
-    buffers = ()
-    if trajectory:   # x at every level and x̂0 at every step, filled in by the loop
-        noisy = ops.zeros((num_steps + 1,) + tuple(ops.shape(x)), "float32")
-        buffers = (ops.slice_update(noisy, (0,) * len(noisy.shape), x[None]),
-                   ops.zeros((num_steps,) + tuple(ops.shape(x)), "float32"))
-
-    def body(i, carry, solver=solver):
-        x, memory, *buffers = carry
-        x, memory, pred_images = step(i, x, memory, solver)
+        if solver in ("dpmpp_2m", "dpmpp_2m_sde"):
+            x, memory, pred_images = dpmpp_2m_step(denoise, x, level, next_level, memory, eta, noise)
+        elif solver == "heun":
+            x, pred_images = heun_step(denoise, x, level, next_level)
+        else:                                   # ddim, ddpm, and the last (Euler) step of heun into the clean image
+            x, pred_images = ddim_step(denoise, x, level, next_level, eta, noise)
         if buffers:
             zeros = [0] * len(x.shape)
             buffers = (ops.slice_update(buffers[0], [i + 1] + zeros, x[None]),
                        ops.slice_update(buffers[1], [i] + zeros, pred_images[None]))
         return (x, memory, *buffers)
 
-    carry = ops.fori_loop(0, num_steps - int(euler_last), body, (x, memory, *buffers))
+    memory = (ops.zeros_like(x), ops.zeros((), "float32"), ops.zeros((), "float32"))   # DPM-Solver++'s previous step
+    buffers = ()
+    if trajectory:   # x at every level and x̂0 at every step, filled in by the loop
+        noisy = ops.zeros((num_steps + 1,) + tuple(ops.shape(x)), "float32")
+        buffers = (ops.slice_update(noisy, (0,) * len(noisy.shape), x[None]),
+                   ops.zeros((num_steps,) + tuple(ops.shape(x)), "float32"))
+    carry, loop_steps = (x, memory, *buffers), num_steps - int(euler_last)
+    if compiled:
+        carry = ops.fori_loop(0, loop_steps, body, carry)
+    else:
+        for i in range(loop_steps):
+            carry = body(ops.convert_to_tensor(i, "int32"), carry)
     if euler_last:
-        carry = body(ops.convert_to_tensor(num_steps - 1, "int32"), carry, last_solver)
+        carry = body(ops.convert_to_tensor(num_steps - 1, "int32"), carry, "ddim")
     x, _, *buffers = carry
     return (x, *buffers) if trajectory else (x, None, None)
 
