@@ -1,9 +1,22 @@
-"""Training throughput of `lensddim.training.DiffusionModel` next to a bare U-Net train step on the same data, as
-images/s and as a fraction of this machine's measured matrix-multiply rate.
+"""Training benchmarks, two of them.
+
+`objectives`: min-SNR-γ loss weighting against the plain loss, at equal steps, on the command line's quick preset. Two
+`DiffusionModel`s are trained with `lensddim.training.train` from the same seed on the same simulated lenses for the same
+number of steps, one with `min_snr_gamma=None`, one with `min_snr_gamma=5` (Hang et al. 2023); both then generate the same
+number of images (the preset's sampling steps, same seed) and their KIDs (lensddim.kid, lensing features) against held-out
+simulated lenses are printed side by side, with the difference in units of its error bar. On a 2-core CPU the full preset
+takes about 10 minutes (two runs of about 4 minutes and the KIDs).
+
+    .venv/bin/python bench/train.py objectives                           # quick preset: 4000 lenses, 32 px, 24 epochs
+    .venv/bin/python bench/train.py objectives --epochs 2 --n-train 256  # a one-minute check that it runs
+    .venv/bin/python bench/train.py objectives --gamma 1 --kid-n 4000
+
+`throughput` (the default): training throughput of `lensddim.training.DiffusionModel` next to a bare U-Net train step on
+the same data, as images/s and as a fraction of this machine's measured matrix-multiply rate.
 
     .venv/bin/python bench/train.py                      # small (16-32-64 @ 32 px) and default (32-64-96-128 @ 64 px)
-    .venv/bin/python bench/train.py --steps 20 --batch 64 --configs small
-    .venv/bin/python bench/train.py --jit                # XLA-compiled train steps (worth it on GPUs)
+    .venv/bin/python bench/train.py throughput --steps 20 --batch 64 --configs small
+    .venv/bin/python bench/train.py throughput --jit     # XLA-compiled train steps (worth it on GPUs)
 
 Two implementations are timed for each U-Net size, in the same process, one after the other:
 
@@ -32,6 +45,7 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse
+import sys
 import time
 
 import numpy as np
@@ -133,7 +147,62 @@ def step_times(config, batch, warmup, steps, rounds, jit_compile):
     return {name: float(np.median(t)) for name, t in times.items()}, runs["DiffusionModel"][0].network
 
 
+def objectives(argv):
+    "min-SNR against the plain loss on the quick preset: train both, print their KIDs side by side."
+    import math, tempfile
+    from lensddim.cli import get_preset
+    from lensddim.kid import extract_features, kid_score
+    from lensddim.lensing import simulate_lenses
+    from lensddim.training import train
+    preset = get_preset("quick")
+    parser = argparse.ArgumentParser(prog="bench/train.py objectives", description=objectives.__doc__)
+    parser.add_argument("--epochs", type=int, default=preset["epochs"], help=f"epochs per run (quick preset: {preset['epochs']})")
+    parser.add_argument("--n-train", type=int, default=preset["n_train"], help=f"training lenses (quick preset: {preset['n_train']})")
+    parser.add_argument("--gamma", type=float, default=5.0, help="min-SNR gamma (default 5, as Hang et al.)")
+    parser.add_argument("--kid-n", type=int, default=2000, help="generated and held-out images for the KID (default 2000; "
+                        "the KID is averaged over 100 subsets of half of them, its error bar is their standard deviation)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    size = preset["image_size"]
+    images = simulate_lenses(args.n_train, "no_sub", "varied", size=preset["simulate_size"], seed=args.seed)
+    held_out = simulate_lenses(args.kid_n, "no_sub", "varied", size=preset["simulate_size"], seed=args.seed + 1_000_003)
+    real_features = extract_features(held_out)
+    print(f"quick preset: {args.n_train} lenses of {size} px, widths {preset['widths']}, batch {preset['batch_size']}, "
+          f"{args.epochs} epochs, lr {preset['learning_rate']}, ema {preset['ema']}; KID of {args.kid_n} generated "
+          f"({preset['sample_steps']} steps) against {args.kid_n} held-out lenses; devices "
+          f"{[d.device_type for d in tf.config.list_physical_devices()]}")
+    rows = []
+    for name, gamma in (("plain", None), (f"min-SNR γ={args.gamma:g}", args.gamma)):
+        model = DiffusionModel(image_size=size, widths=tuple(preset["widths"]), block_depth=preset["block_depth"],
+                               ema=preset["ema"], fit=preset["fit"], min_snr_gamma=gamma, seed=args.seed)
+        model.compile(learning_rate=preset["learning_rate"])
+        start = time.perf_counter()
+        with tempfile.TemporaryDirectory() as run_dir:
+            history = train(model, images, run_dir, epochs=args.epochs, batch_size=preset["batch_size"], sample_every=0,
+                            verbose=0)
+        seconds = time.perf_counter() - start
+        generated = model.generate(args.kid_n, steps=preset["sample_steps"], seed=args.seed, verbose=0)
+        kid, kid_std = kid_score(real_features, extract_features(generated), subsets=100,
+                                 subset_size=max(2, min(args.kid_n, 2000) // 2), seed=args.seed)
+        steps = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+        rows.append((name, steps, history.history["noise_loss"][-1], history.history["image_loss"][-1], kid, kid_std, seconds))
+        print(f"  {name}: {steps} steps in {seconds:.0f} s, KID {kid:.5f} ± {kid_std:.5f}", flush=True)
+    header = f"{'objective':16s} {'steps':>6s} {'noise_loss':>10s} {'image_loss':>10s} {'KID':>9s} {'± std':>8s} {'train s':>8s}"
+    print("\n" + header + "\n" + "-" * len(header))
+    for name, steps, noise_loss, image_loss, kid, kid_std, seconds in rows:
+        print(f"{name:16s} {steps:6d} {noise_loss:10.4f} {image_loss:10.4f} {kid:9.5f} {kid_std:8.5f} {seconds:8.0f}")
+    (_, _, _, _, kid_plain, std_plain, _), (name, _, _, _, kid_snr, std_snr, _) = rows
+    bar = math.hypot(std_plain, std_snr)
+    print(f"\nratio KID {name} / plain: {kid_snr / kid_plain:.2f}; difference {kid_snr - kid_plain:+.5f} = "
+          f"{(kid_snr - kid_plain) / bar:+.1f} error bars (sqrt(std_plain² + std_min_snr²) = {bar:.5f})")
+
+
 def main():
+    argv = sys.argv[1:]
+    if argv and argv[0] == "objectives":
+        return objectives(argv[1:])
+    if argv and argv[0] == "throughput":
+        argv = argv[1:]
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     parser.add_argument("--batch", type=int, default=16, help="images per step (default 16)")
@@ -141,7 +210,7 @@ def main():
     parser.add_argument("--warmup", type=int, default=3, help="untimed warm-up steps per implementation (default 3)")
     parser.add_argument("--rounds", type=int, default=2, help="turns per implementation the timed steps are split into (default 2)")
     parser.add_argument("--jit", action="store_true", help="compile the train steps with XLA")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if min(args.steps, args.warmup, args.batch, args.rounds) < 1 or args.rounds > args.steps:
         parser.error("--steps, --warmup, --batch and --rounds must be >= 1, and --rounds <= --steps")
 

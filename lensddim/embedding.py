@@ -11,6 +11,8 @@ import numpy as np
 import keras
 from keras import ops
 
+from .lensing import positive_int
+
 # %% auto #0
 __all__ = ['SinusoidalEmbedding']
 
@@ -29,7 +31,7 @@ class SinusoidalEmbedding(keras.layers.Layer):
 
     def __init__(self, dims=32, min_frequency=1.0, max_frequency=1000.0, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(dims, bool) or int(dims) != dims or dims % 2:
+        if positive_int("dims", dims) % 2:
             raise ValueError(f"dims must be a positive even number (half sines, half cosines), got {dims}")
         if dims < 4:
             raise ValueError(f"dims must be at least 4 (two frequencies, min_frequency and max_frequency), got {dims}")

@@ -10,6 +10,7 @@ import operator
 import keras
 from keras import layers, ops
 
+from .lensing import positive_int
 from .embedding import SinusoidalEmbedding
 
 # %% auto #0
@@ -25,11 +26,8 @@ class SpatialSelfAttention(layers.Layer):
 
     def __init__(self, num_heads=4, key_dim=None, **kwargs):
         super().__init__(**kwargs)
-        if int(num_heads) != num_heads or num_heads < 1:
-            raise ValueError(f"num_heads must be a positive integer, got {num_heads}")
-        if key_dim is not None and (int(key_dim) != key_dim or key_dim < 1):
-            raise ValueError(f"key_dim must be None or a positive integer, got {key_dim}")
-        self.num_heads, self.key_dim = int(num_heads), key_dim
+        self.num_heads = positive_int("num_heads", num_heads)
+        self.key_dim = None if key_dim is None else positive_int("key_dim", key_dim)
         self.norm = layers.LayerNormalization(epsilon=1e-5, name="norm")
         self.attention = None
 
@@ -77,25 +75,17 @@ def _attention(x, width, name, num_heads=4):
     return SpatialSelfAttention(num_heads=num_heads, key_dim=max(width // num_heads, 1), name=name)(x)
 
 # %% ../nbs/06_unet.ipynb #492fecfb
-def _positive_int(name, value):
-    "`value` as an int; TypeError if it is not an integer (bools and floats included), ValueError if it is < 1."
-    if isinstance(value, bool) or not hasattr(value, "__index__"):
-        raise TypeError(f"{name} must be a positive integer, got {value!r}")
-    if operator.index(value) < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return operator.index(value)
-
 def check_unet_args(image_size, channels, widths, block_depth, attention_levels, num_classes):
     "Validate `build_unet` arguments; return (image_size, channels, widths, block_depth, attention_levels, num_classes)."
-    image_size = _positive_int("image_size", image_size)
-    channels = _positive_int("channels", channels)
+    image_size = positive_int("image_size", image_size)
+    channels = positive_int("channels", channels)
     if isinstance(widths, (str, bytes)) or not hasattr(widths, "__iter__"):
-        raise TypeError(f"widths must be a sequence of positive integers (one per resolution level), got {widths!r}")
+        raise ValueError(f"widths must be a sequence of positive integers (one per resolution level), got {widths!r}")
     widths = tuple(widths)
     if not widths:
         raise ValueError("widths must not be empty: give one channel count per resolution level, e.g. (32, 64, 96, 128)")
-    widths = tuple(_positive_int(f"widths[{i}]", w) for i, w in enumerate(widths))
-    block_depth = _positive_int("block_depth", block_depth)
+    widths = tuple(positive_int(f"widths[{i}]", w) for i, w in enumerate(widths))
+    block_depth = positive_int("block_depth", block_depth)
     factor = 2 ** (len(widths) - 1)
     if image_size % factor:
         below, above = image_size // factor * factor, (image_size // factor + 1) * factor
@@ -116,7 +106,7 @@ def check_unet_args(image_size, channels, widths, block_depth, attention_levels,
         levels.append(level)
     attention_levels = tuple(levels)
     if num_classes is not None:
-        num_classes = _positive_int("num_classes", num_classes)
+        num_classes = positive_int("num_classes", num_classes)
     return image_size, channels, widths, block_depth, attention_levels, num_classes
 
 # %% ../nbs/06_unet.ipynb #c81e8cbb
