@@ -3,7 +3,7 @@
 Part 1: KID with 100 subsets of 1000 on random 2048-d features (score only), at two sample sizes:
         2000 per set (the full kernel matrices fit in memory: computed once, subsets indexed into them) and
         5000 per set (too many for full kernels: batched per-subset kernels).
-Part 2: end to end per image: feature extraction (batched) + KID, for the lensing encoder (64 px) and
+Part 2: end to end per image: feature extraction (batched) + KID, for the lensing features (the Model III classifier, 64 px) and
         InceptionV3 at 75 px (random weights, offline), on random 64 px single-channel images.
 
 Run:  .venv/bin/python bench/kid.py            (about 2-3 minutes on a 2-core machine)
@@ -71,7 +71,7 @@ def main():
     print(f"Part 2: feature extraction (batched) + KID, {n_images} real + {n_images} generated 64 px images")
     images_real = rng.uniform(size=(n_images, 64, 64, 1)).astype(np.float32)
     images_generated = (rng.uniform(size=(n_images, 64, 64, 1)) ** 1.2).astype(np.float32)
-    spaces = {"lensing encoder (64-d)": lensing_feature_extractor(),
+    spaces = {"lensing features (128-d, Model III classifier)": lensing_feature_extractor("model_iii", 64),
               "InceptionV3 75 px (2048-d, random weights)": inception_feature_extractor(75, weights=None)}
     part2_size = min(subset_size, n_images)
     for name, extractor in spaces.items():

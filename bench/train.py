@@ -1,15 +1,16 @@
 """Training benchmarks, two of them.
 
-`objectives`: min-SNR-γ loss weighting against the plain loss, at equal steps, on the command line's quick preset. Two
-`DiffusionModel`s are trained with `lensddim.training.train` from the same seed on the same simulated lenses for the same
-number of steps, one with `min_snr_gamma=None`, one with `min_snr_gamma=5` (Hang et al. 2023); both then generate the same
-number of images (the preset's sampling steps, same seed) and their KIDs (lensddim.kid, lensing features) against held-out
-simulated lenses are printed side by side, with the difference in units of its error bar. On a 2-core CPU the full preset
-takes about 10 minutes (two runs of about 4 minutes and the KIDs).
+`objectives`: min-SNR-γ loss weighting against the plain loss, at equal steps, on the command line's quick preset (a
+3-class conditional model of DeepLense Model III at 32 px). Two `DiffusionModel`s are trained with `lensddim.training.train`
+from the same seed on the same simulated lenses for the same number of steps, one with `min_snr_gamma=None`, one with
+`min_snr_gamma=5` (Hang et al. 2023); both then generate each class (the preset's sampling steps and guidance, same seeds) and
+their class agreements (the shipped classifier) and KIDs (lensing features) against held-out lenses of the class are printed
+side by side, with the KID difference in units of its error bar. On a 2-core CPU the full preset takes about 30 minutes (two
+runs of about 14 minutes and the scores).
 
-    .venv/bin/python bench/train.py objectives                           # quick preset: 4000 lenses, 32 px, 24 epochs
-    .venv/bin/python bench/train.py objectives --epochs 2 --n-train 256  # a one-minute check that it runs
-    .venv/bin/python bench/train.py objectives --gamma 1 --kid-n 4000
+    .venv/bin/python bench/train.py objectives                           # quick preset: 3 x 4000 lenses, 32 px, 15 epochs
+    .venv/bin/python bench/train.py objectives --epochs 1 --n-train 64 --kid-n 32   # a one-minute check that it runs
+    .venv/bin/python bench/train.py objectives --gamma 1
 
 `throughput` (the default): training throughput of `lensddim.training.DiffusionModel` next to a bare U-Net train step on
 the same data, as images/s and as a fraction of this machine's measured matrix-multiply rate.
@@ -148,53 +149,60 @@ def step_times(config, batch, warmup, steps, rounds, jit_compile):
 
 
 def objectives(argv):
-    "min-SNR against the plain loss on the quick preset: train both, print their KIDs side by side."
+    "min-SNR against the plain loss on the quick preset: train both conditional models, print their class agreements and KIDs side by side."
     import math, tempfile
-    from lensddim.cli import get_preset
+    from lensddim.cli import get_preset, _training_data
+    from lensddim.classifier import classify_lenses
+    from lensddim.data import fit_images
     from lensddim.kid import extract_features, kid_score
-    from lensddim.lensing import simulate_lenses
+    from lensddim.lensing import simulate_lenses, SUBSTRUCTURES
     from lensddim.training import train
     preset = get_preset("quick")
     parser = argparse.ArgumentParser(prog="bench/train.py objectives", description=objectives.__doc__)
     parser.add_argument("--epochs", type=int, default=preset["epochs"], help=f"epochs per run (quick preset: {preset['epochs']})")
-    parser.add_argument("--n-train", type=int, default=preset["n_train"], help=f"training lenses (quick preset: {preset['n_train']})")
+    parser.add_argument("--n-train", type=int, default=preset["n_train"], help=f"training lenses per class (quick preset: {preset['n_train']})")
     parser.add_argument("--gamma", type=float, default=5.0, help="min-SNR gamma (default 5, as Hang et al.)")
-    parser.add_argument("--kid-n", type=int, default=2000, help="generated and held-out images for the KID (default 2000; "
-                        "the KID is averaged over 100 subsets of half of them, its error bar is their standard deviation)")
+    parser.add_argument("--kid-n", type=int, default=500, help="generated and held-out images per class (default 500; the KID is averaged "
+                        "over 100 subsets of all of them, its error bar is their standard deviation)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    size = preset["image_size"]
-    images = simulate_lenses(args.n_train, "no_sub", "varied", size=preset["simulate_size"], seed=args.seed)
-    held_out = simulate_lenses(args.kid_n, "no_sub", "varied", size=preset["simulate_size"], seed=args.seed + 1_000_003)
-    real_features = extract_features(held_out)
-    print(f"quick preset: {args.n_train} lenses of {size} px, widths {preset['widths']}, batch {preset['batch_size']}, "
-          f"{args.epochs} epochs, lr {preset['learning_rate']}, ema {preset['ema']}; KID of {args.kid_n} generated "
-          f"({preset['sample_steps']} steps) against {args.kid_n} held-out lenses; devices "
+    size, guidance, lens_model = preset["image_size"], preset["guidance_scale"], preset["model"]
+    images, labels, classes = _training_data(dict(preset, n_train=args.n_train, seed=args.seed, data=None))
+    held_out = {c: fit_images(simulate_lenses(args.kid_n, c, lens_model, seed=args.seed + 1_000_003 + k)[..., 0].astype(np.float64), size)
+                .astype(np.float32)[..., None] for k, c in enumerate(classes)}
+    features = f"lensing:{lens_model}"
+    real_features = {c: extract_features(x, features) for c, x in held_out.items()}
+    print(f"quick preset: {lens_model}, {args.n_train} lenses per class of {size} px, widths {preset['widths']}, batch {preset['batch_size']}, "
+          f"{args.epochs} epochs, lr {preset['learning_rate']}, ema {preset['ema']}, intensity {preset['intensity']}; per class {args.kid_n} "
+          f"generated ({preset['sample_steps']} steps, guidance {guidance:g}) against {args.kid_n} held-out lenses; devices "
           f"{[d.device_type for d in tf.config.list_physical_devices()]}")
     rows = []
     for name, gamma in (("plain", None), (f"min-SNR γ={args.gamma:g}", args.gamma)):
-        model = DiffusionModel(image_size=size, widths=tuple(preset["widths"]), block_depth=preset["block_depth"],
-                               ema=preset["ema"], fit=preset["fit"], min_snr_gamma=gamma, seed=args.seed)
+        model = DiffusionModel(image_size=size, widths=tuple(preset["widths"]), block_depth=preset["block_depth"], num_classes=len(classes),
+                               ema=preset["ema"], prediction=preset["prediction"], intensity=preset["intensity"], fit=preset["fit"],
+                               min_snr_gamma=gamma, seed=args.seed)
         model.compile(learning_rate=preset["learning_rate"])
         start = time.perf_counter()
         with tempfile.TemporaryDirectory() as run_dir:
-            history = train(model, images, run_dir, epochs=args.epochs, batch_size=preset["batch_size"], sample_every=0,
-                            verbose=0)
+            train(model, (images, labels), run_dir, epochs=args.epochs, batch_size=preset["batch_size"], augment=preset["augment"],
+                  drop_remainder=True, seed=args.seed, sample_every=0, verbose=0)
         seconds = time.perf_counter() - start
-        generated = model.generate(args.kid_n, steps=preset["sample_steps"], seed=args.seed, verbose=0)
-        kid, kid_std = kid_score(real_features, extract_features(generated), subsets=100,
-                                 subset_size=max(2, min(args.kid_n, 2000) // 2), seed=args.seed)
         steps = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
-        rows.append((name, steps, history.history["noise_loss"][-1], history.history["image_loss"][-1], kid, kid_std, seconds))
-        print(f"  {name}: {steps} steps in {seconds:.0f} s, KID {kid:.5f} ± {kid_std:.5f}", flush=True)
-    header = f"{'objective':16s} {'steps':>6s} {'noise_loss':>10s} {'image_loss':>10s} {'KID':>9s} {'± std':>8s} {'train s':>8s}"
+        for k, c in enumerate(classes):
+            generated = model.generate(args.kid_n, steps=preset["sample_steps"], seed=args.seed + k, labels=k, guidance_scale=guidance, verbose=0)
+            agreement = float(np.mean(classify_lenses(generated, lens_model).argmax(1) == SUBSTRUCTURES.index(c)))
+            kid, kid_std = kid_score(real_features[c], extract_features(generated, features), subsets=100, subset_size=args.kid_n, seed=args.seed)
+            rows.append((name, c, steps, agreement, kid, kid_std, seconds))
+            print(f"  {name} {c}: {steps} steps in {seconds:.0f} s, agreement {agreement:.3f}, KID {kid:.4f} ± {kid_std:.4f}", flush=True)
+    header = f"{'objective':16s} {'class':7s} {'steps':>6s} {'agreement':>9s} {'KID':>9s} {'± std':>8s} {'train s':>8s}"
     print("\n" + header + "\n" + "-" * len(header))
-    for name, steps, noise_loss, image_loss, kid, kid_std, seconds in rows:
-        print(f"{name:16s} {steps:6d} {noise_loss:10.4f} {image_loss:10.4f} {kid:9.5f} {kid_std:8.5f} {seconds:8.0f}")
-    (_, _, _, _, kid_plain, std_plain, _), (name, _, _, _, kid_snr, std_snr, _) = rows
-    bar = math.hypot(std_plain, std_snr)
-    print(f"\nratio KID {name} / plain: {kid_snr / kid_plain:.2f}; difference {kid_snr - kid_plain:+.5f} = "
-          f"{(kid_snr - kid_plain) / bar:+.1f} error bars (sqrt(std_plain² + std_min_snr²) = {bar:.5f})")
+    for name, c, steps, agreement, kid, kid_std, seconds in rows:
+        print(f"{name:16s} {c:7s} {steps:6d} {agreement:9.3f} {kid:9.4f} {kid_std:8.4f} {seconds:8.0f}")
+    plain = {r[1]: r for r in rows if r[0] == "plain"}
+    for _, c, _, agreement, kid, kid_std, _ in (r for r in rows if r[0] != "plain"):
+        bar = math.hypot(plain[c][5], kid_std)
+        print(f"{c}: agreement min-SNR / plain {agreement / max(plain[c][3], 1e-9):.2f}; KID min-SNR / plain {kid / plain[c][4]:.2f}, "
+              f"difference {(kid - plain[c][4]) / bar:+.1f} error bars")
 
 
 def main():
