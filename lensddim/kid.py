@@ -237,7 +237,7 @@ def lensing_feature_extractor(model: str = "model_iii", image_size: int = 64) ->
     size = trunk.input_shape[1]
     inputs = keras.Input((None, None, 1), name="images")
     x = layers.Resizing(size, size, interpolation="bilinear", name="resize")(inputs)
-    return keras.Model(inputs, trunk(x), name=f"lensing_features_{model}")
+    return keras.Model(inputs, trunk(x, training=False), name=f"lensing_features_{model}")   # batch norm always in inference mode
 
 def _lensing_model(features):
     "The DeepLense model named by a lensing feature space ('lensing' or 'lensing:<model>'), or None for other names."
