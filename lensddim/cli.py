@@ -421,11 +421,12 @@ def evaluate_command(source, data, features="lensing", model=None, n=None, steps
     plt.close(class_figure(real_by_class, generated_by_class, scores, out / "classes.png"))
     result = dict(classes=scores, features=f"lensing:{lens_model}", subset_size=size, subsets=subsets)
     (out / "scores.json").write_text(json.dumps(result, indent=1, default=float))
-    print(f"{'class':8s} {'agreement':>9s} {'(real)':>7s} {'KID ± std':>18s} {'floor':>18s}  between-class KIDs (real)")
+    print(f"{'class':8s} {'agreement':>9s} {'(real)':>7s} {'classified as ' + '/'.join(SUBSTRUCTURES):>28s} {'KID ± std':>18s} {'FID':>8s} "
+          f"{'floor':>18s}  between-class KIDs (real)")
     for c, v in scores.items():
         fmt = lambda t: f"{t[0]:.4f} ± {t[1]:.4f}"
-        print(f"{c:8s} {v['agreement']:9.3f} {v['real_agreement']:7.3f} {fmt(v['kid']):>18s} {fmt(v['floor']):>18s}  "
-              + ", ".join(f"{o} {fmt(t)}" for o, t in v["between"].items()))
+        print(f"{c:8s} {v['agreement']:9.3f} {v['real_agreement']:7.3f} {' / '.join(map(str, v['predicted'])):>28s} {fmt(v['kid']):>18s} "
+              f"{v['fid']:8.3f} {fmt(v['floor']):>18s}  " + ", ".join(f"{o} {fmt(t)}" for o, t in v["between"].items()))
     return result
 
 # %% ../nbs/09_cli.ipynb #371e107a
