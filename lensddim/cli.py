@@ -429,6 +429,8 @@ def evaluate_command(source, data, features="lensing", model=None, n=None, steps
               f"{v['fid']:8.3f} {fmt(v['floor']):>18s}  " + ", ".join(f"{o} {fmt(t)}" for o, t in v["between"].items()))
     return result
 
+
+
 # %% ../nbs/09_cli.ipynb #371e107a
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     "argparse's formatter that shows each option's default, unless its help already says it, it is None, or the option is an on/off flag."
