@@ -172,17 +172,21 @@ def train_command(run_dir, data=None, preset=None, model=None, substructure=None
     return path
 
 # %% ../nbs/09_cli.ipynb #f940a5fc
+def _shipped_name(source):
+    "Whether `source` is the name of a model shipped in the package (and no file or folder of that name is here)."
+    from lensddim.training import PRETRAINED
+    return str(source) in PRETRAINED and not Path(source).exists()
+
 def _is_model(source):
     "Whether `source` names a model: a shipped model's name, a .keras file, or a run folder holding model.keras."
-    from lensddim.training import PRETRAINED
     path = Path(source)
-    return (str(source) in PRETRAINED and not path.exists()) or path.suffix == ".keras" or (path.is_dir() and (path / "model.keras").exists())
+    return _shipped_name(source) or path.suffix == ".keras" or (path.is_dir() and (path / "model.keras").exists())
 
 def load_model(source):
     "Load a trained `DiffusionModel` (safe mode) from a .keras file, a run folder with model.keras, or a shipped model's name."
     import keras
     from lensddim.training import PRETRAINED, load_pretrained
-    if str(source) in PRETRAINED and not Path(source).exists(): return load_pretrained(str(source))
+    if _shipped_name(source): return load_pretrained(str(source))
     path = Path(source)
     if path.is_dir(): path = path / "model.keras"
     if not path.exists():
@@ -196,8 +200,8 @@ def _model_info(model, source=None):
     info = {}
     if source is not None:
         path = Path(source)
-        from lensddim.training import PRETRAINED, pretrained_info
-        if str(source) in PRETRAINED and not path.exists(): info = pretrained_info(str(source))
+        from lensddim.training import pretrained_info
+        if _shipped_name(source): info = pretrained_info(str(source))
         elif (path if path.is_dir() else path.parent).joinpath("config.json").exists():
             info = json.loads((path if path.is_dir() else path.parent).joinpath("config.json").read_text())
         elif path.with_suffix(".json").exists(): info = json.loads(path.with_suffix(".json").read_text())
@@ -305,25 +309,23 @@ def _prepare_real(real, size, fit):
 
 def _class_scores(real_by_class, generated_by_class, lens_model, subsets, subset_size, seed):
     "Per generated class: KID and FID against its real class, the floor and between-class KIDs of the real classes, the class agreement."
-    from lensddim.kid import extract_features, kid_score, fid_score
-    from lensddim.classifier import classify_lenses, confusion_matrix
+    from lensddim.kid import extract_features, kid_score, fid_score, split_halves, yardsticks_of_halves
+    from lensddim.classifier import classify_lenses
     features = f"lensing:{lens_model}"
-    rng = np.random.default_rng(seed)
-    real_f, halves = {}, {}
-    for c, images in real_by_class.items():
-        real_f[c] = extract_features(images, features)
-        order = rng.permutation(len(images))
-        halves[c] = real_f[c][order[:len(order) // 2]], real_f[c][order[len(order) // 2:2 * (len(order) // 2)]]
+    real_f = {c: extract_features(images, features) for c, images in real_by_class.items()}
+    halves = split_halves(real_f, seed)
     size = min([subset_size] + [len(h[0]) for h in halves.values()] + [len(g) for g in generated_by_class.values()])
     if size < 2: raise ValueError(f"KID needs at least 2 images per set; got subsets of {size} (too few real images per class, or generated ones)")
-    kid = lambda a, b: kid_score(a, b, subsets=subsets, subset_size=size, seed=seed)
+    yardsticks = yardsticks_of_halves(halves, subsets, size, seed)
+    pair = lambda a, b: yardsticks["between"].get(f"{a}-{b}", yardsticks["between"].get(f"{b}-{a}"))
     scores = {}
     for c, generated in generated_by_class.items():
         gen_f = extract_features(generated, features)
         p, p_real = classify_lenses(generated, lens_model), classify_lenses(real_by_class[c], lens_model)
         k = SUBSTRUCTURES.index(c)
-        scores[c] = dict(n_generated=len(generated), n_real=len(real_by_class[c]), kid=kid(halves[c][0], gen_f), fid=fid_score(real_f[c], gen_f),
-                         floor=kid(*halves[c]), between={o: kid(halves[o][0], halves[c][0]) for o in real_by_class if o != c},
+        scores[c] = dict(n_generated=len(generated), n_real=len(real_by_class[c]),
+                         kid=kid_score(halves[c][0], gen_f, subsets=subsets, subset_size=size, seed=seed), fid=fid_score(real_f[c], gen_f),
+                         floor=yardsticks["floor"][c], between={o: pair(o, c) for o in real_by_class if o != c},
                          agreement=float(np.mean(p.argmax(1) == k)), real_agreement=float(np.mean(p_real.argmax(1) == k)),
                          predicted=np.bincount(p.argmax(1), minlength=len(SUBSTRUCTURES)).tolist())
     return scores, size

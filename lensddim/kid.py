@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['INCEPTION_WEIGHTS_FILE', 'FEATURE_SPACES', 'polynomial_kernel', 'mmd2_unbiased', 'draw_subsets', 'kid_score',
            'sqrtm_psd', 'frechet_distance', 'fid_score', 'kid_batch', 'load_inception', 'inception_feature_extractor',
-           'lensing_feature_extractor', 'get_feature_extractor', 'extract_features', 'KID', 'evaluate',
-           'kid_yardsticks']
+           'lensing_feature_extractor', 'get_feature_extractor', 'extract_features', 'KID', 'evaluate', 'split_halves',
+           'yardsticks_of_halves', 'kid_yardsticks']
 
 # %% ../nbs/03_kid.ipynb #961d8ecb
 import os
@@ -356,15 +356,23 @@ def evaluate(
                         f"({len(generated_features)} generated vs {len(real_features)} real)")
 
 # %% ../nbs/03_kid.ipynb #840540c1
-def kid_yardsticks(images_by_class: dict, features="lensing", subsets: int = 100, subset_size: int = 1000, seed: int = 0) -> dict:
-    "KID floor of each class (half against half) and KID between each pair of classes, as (mean, std): {'floor': {c: ...}, 'between': {'a-b': ...}}."
+def split_halves(features_by_class: dict, seed: int = 0) -> dict:
+    "Each class's features (n, d) split at random into two halves of n // 2 rows (an odd row left out): {c: (first, second)}."
     rng = np.random.default_rng(seed)
     halves = {}
-    for name, images in images_by_class.items():
-        f = extract_features(images, features)
+    for name, f in features_by_class.items():
         order = rng.permutation(len(f))
         halves[name] = f[order[:len(f) // 2]], f[order[len(f) // 2:2 * (len(f) // 2)]]
+    return halves
+
+def yardsticks_of_halves(halves: dict, subsets: int = 100, subset_size: int = 1000, seed: int = 0) -> dict:
+    "KID floor of each class (its two halves) and KID between each pair of classes (their first halves), as (mean, std)."
     score = lambda a, b: kid_score(a, b, subsets=subsets, subset_size=min(subset_size, len(a), len(b)), seed=seed)
     names = list(halves)
     return dict(floor={c: score(*halves[c]) for c in names},
                 between={f"{a}-{b}": score(halves[a][0], halves[b][0]) for i, a in enumerate(names) for b in names[i + 1:]})
+
+def kid_yardsticks(images_by_class: dict, features="lensing", subsets: int = 100, subset_size: int = 1000, seed: int = 0) -> dict:
+    "KID floor of each class (half against half) and KID between each pair of classes, as (mean, std): {'floor': {c: ...}, 'between': {'a-b': ...}}."
+    features_by_class = {name: extract_features(images, features) for name, images in images_by_class.items()}
+    return yardsticks_of_halves(split_halves(features_by_class, seed), subsets, subset_size, seed)
