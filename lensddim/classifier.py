@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_classifier.ipynb #03341762
 from __future__ import annotations
-import json, math, time
+import functools, json, math, time
 from pathlib import Path
 
 import numpy as np
@@ -122,6 +122,7 @@ def classifier_path(model, image_size=CLASSIFIER_SIZE):
     suffix = "" if image_size == CLASSIFIER_SIZE else f"_{image_size}px"
     return _weights_dir() / f"classifier_{check_model(model)}{suffix}.keras"
 
+@functools.lru_cache(maxsize=None)   # the package's files do not change while it runs; every classify_lenses call asks
 def shipped_classifiers():
     "The (model, image size) pairs of the classifiers shipped in the package."
     found = []
@@ -129,7 +130,7 @@ def shipped_classifiers():
         stem = path.stem[len("classifier_"):]
         model, _, size = stem.rpartition("_") if stem.endswith("px") else (stem, "", f"{CLASSIFIER_SIZE}px")
         found.append((model, int(size[:-2])))
-    return found
+    return tuple(found)
 
 def save_classifier(classifier, metadata, path):
     "Save `classifier` without its optimizer to `path` (.keras) and `metadata` beside it (.json)."
