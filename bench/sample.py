@@ -1,23 +1,31 @@
 """Sampling benchmarks, two of them:
 
-* `quality`: quality against cost for a trained model. For each solver at 5, 10, 20, 50 and 100 network evaluations
-  (NFE), generate `--n` images with `DiffusionModel.generate`, measure their KID (lensddim.kid, lensing features by
-  default) against held-out real images and the images/s, and print a table that ends in the ratios that matter: for each
-  solver, the fewest evaluations whose KID is within the error bar of DDIM at 50, and how many times fewer network calls
-  and how many times more images/s that is. The KID is the mean over 100 random subsets of half the images (at most
-  1000), its error bar their standard deviation. Also writes the table as CSV and a plot of KID against NFE.
+* `quality`: quality against cost for a trained model (default: the shipped `quick` model). For each solver at 5, 10, 20,
+  50 and 100 network evaluations (NFE), generate `--n` images with `DiffusionModel.generate` (a conditional model: `--n`
+  of each class, at its own guidance scale), measure their KID against held-out real images and the images/s, and print
+  a table that ends in the ratios that matter: for each solver, the fewest evaluations whose KID is as good as DDIM's at 50
+  (lower, or higher by at most the two error bars combined), and how many times fewer network calls and how many times more images/s that is. The KID is the mean
+  over 100 random subsets of half the images, its error bar their standard deviation; for a conditional model the KID of
+  each class is taken against the real lenses of that class, in the features of the shipped classifier of the model's
+  DeepLense model (`lensing:<model>`), and the table's KID is their mean over classes (error bar: of that mean), beside
+  each class's KID and the classifier's agreement (the share of lenses generated as class c that it calls c). Also
+  writes the table as CSV and a plot of KID against NFE.
 
-      python bench/sample.py quality --model runs/quick --simulate 2000          # held-out lenses simulated as in the run
-      python bench/sample.py quality --model model.keras --data path/to/npy/folder --n 1000
+      python bench/sample.py quality --solvers ddim dpmpp_2m heun   # the shipped quick model, 500 per class (about 25 minutes on 2 cores)
+      python bench/sample.py quality --model runs/quick --data path/to/class/folders --n 1000
       python bench/sample.py quality --model runs/quick --solvers ddim dpmpp_2m --nfe 10 50 --spacing logsnr
 
-  `--model` is a `.keras` file or a run folder holding `model.keras` (as `lensddim train` writes). Real images come from
-  `--data` (a .npy file or folder, read with `lensddim.data.load_deeplense` and brought to the model's size by its `fit`)
-  or are simulated (`--simulate N`, with the run's `config.json` settings when the run folder has one: substructure,
-  simulated size; held-out seeds, never the training ones). Each solver runs on its usual ladder unless `--spacing` is
-  given: DDIM and DDPM on "leading" (generate's default), DPM-Solver++ on "logsnr", Heun on "karras". The steps for an NFE
-  target are the most whose network calls (`lensddim.sampler.network_calls`) do not exceed it; the table shows the NFE
-  actually used. Every configuration is generated once untimed on one batch first (tracing), then timed.
+  `--model` is a shipped model's name, a `.keras` file or a run folder holding `model.keras` (as `lensddim train`
+  writes). Real images come from `--data` (a .npy file or folder, class folders for a conditional model, read with
+  `lensddim.data.load_deeplense` and brought to the model's size as its training data was) or are simulated
+  (`--simulate N`, default 1000: per class for a conditional model, of its DeepLense model, seeds 7000 + class index as
+  in bench/quick.py; for an unconditional run, with its `config.json` settings; never a training seed). Each solver runs
+  on its usual ladder unless `--spacing` is given: DDIM and DDPM on generate's default (`default_spacing` of the
+  model's schedule: "uniform" for the offset cosine schedule), DPM-Solver++ on "logsnr", Heun on "karras". The steps
+  for an NFE target are the most whose network calls (`lensddim.sampler.network_calls`) do not exceed it; the table
+  shows the NFE actually used. With guidance each network evaluation is one guided pair (conditional and unconditional
+  in one batch), the same for every solver. Every configuration is generated once untimed on one batch first
+  (tracing), then timed.
 
 * `speed`: the same small U-Net, ladder and images, with the step loop compiled into one graph vs a plain Python
   (eager) loop, side by side in one process; prints images/s and the ratio compiled / eager.
@@ -52,18 +60,26 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     modes = parser.add_subparsers(dest="mode", required=True)
     quality = modes.add_parser("quality", help="KID and images/s of a trained model for each solver and NFE")
-    quality.add_argument("--model", required=True, help="a .keras file or a run folder with model.keras")
-    source = quality.add_mutually_exclusive_group(required=True)
-    source.add_argument("--data", help="real images: a .npy file or folder (lensddim.data.load_deeplense)")
-    source.add_argument("--simulate", type=int, metavar="N", help="simulate N held-out real images")
-    quality.add_argument("--n", type=int, default=2000, help="images generated per configuration (default 2000)")
+    quality.add_argument("--model", default="quick", help="a shipped model's name, a .keras file or a run folder with model.keras "
+                         "(default: the shipped quick model)")
+    source = quality.add_mutually_exclusive_group()
+    source.add_argument("--data", help="real images: a .npy file or folder, class folders for a conditional model "
+                        "(lensddim.data.load_deeplense)")
+    source.add_argument("--simulate", type=int, metavar="N", default=1000,
+                        help="simulate N held-out real images (per class for a conditional model; default 1000)")
+    quality.add_argument("--n", type=int, default=500, help="images generated per configuration, per class for a conditional "
+                         "model (default 500)")
     quality.add_argument("--nfe", type=int, nargs="+", default=[5, 10, 20, 50, 100], help="network evaluations per image")
     quality.add_argument("--solvers", nargs="+", default=list(SOLVERS), choices=list(SOLVERS))
     quality.add_argument("--spacing", choices=list(SPACINGS), help="one ladder for all solvers (default: each solver's usual)")
-    quality.add_argument("--features", default="lensing", help="lensddim.kid feature space (default lensing)")
+    quality.add_argument("--features", help="lensddim.kid feature space (default: lensing:<the model's DeepLense model> for a "
+                         "conditional model, lensing otherwise)")
+    quality.add_argument("--guidance-scale", type=float, help="classifier-free guidance (default: the model's own, from its config)")
     quality.add_argument("--batch-size", type=int, default=256)
     quality.add_argument("--seed", type=int, default=0)
     quality.add_argument("--out", default="sample_quality", help="prefix of the CSV and PNG written (default sample_quality)")
+    quality.add_argument("--replot", metavar="CSV", help="generate nothing: print the table and redraw the plot of a CSV this "
+                         "benchmark wrote (to --out)")
     speed = modes.add_parser("speed", help="compiled vs eager step loop")
     speed.add_argument("--n", type=int, default=32, help="images generated per run (one batch)")
     speed.add_argument("--image-size", type=int, default=32)
@@ -77,20 +93,36 @@ def parse_args():
 
 # ---------------------------------------------------------------- quality
 
-def real_images(args, model):
-    "Held-out real images in [0, 1], (n, size, size, 1), prepared the way the model's training data was."
-    from lensddim.data import fit_images, load_deeplense
-    fit = model.get_config().get("fit", "resize")
-    if args.data:
-        loaded = load_deeplense(args.data, size=model.image_size, fit=fit)
-        return loaded[0] if isinstance(loaded, tuple) else loaded
+def real_images(args, model, info):
+    """Held-out real images in [0, 1], prepared the way the model's training data was: {class: (n, size, size, 1)} for a
+    conditional model (its classes), {None: images} for an unconditional one."""
+    from lensddim.cli import _canonical, _prepare_real
+    from lensddim.data import load_deeplense
     from lensddim.lensing import simulate_lenses
+    size, fit = model.image_size, info["fit"]
+    if args.data:
+        loaded = load_deeplense(args.data)
+        if not isinstance(loaded, tuple):
+            if info["classes"]:
+                raise SystemExit(f"--data {args.data}: a conditional model needs class folders ({', '.join(info['classes'])})")
+            return {None: _prepare_real(loaded, size, fit)}
+        images, labels, names = loaded[0], loaded[1], _canonical(loaded[2])
+        if not info["classes"]:
+            return {None: _prepare_real(images, size, fit)}
+        missing = [c for c in info["classes"] if c not in names]
+        if missing:
+            raise SystemExit(f"--data {args.data}: no folder for class(es) {', '.join(missing)} (found {', '.join(names)})")
+        return {c: _prepare_real(images[labels == names.index(c)], size, fit) for c in info["classes"]}
+    lens_model = info["data_model"]
+    if info["classes"]:   # the held-out seeds of bench/quick.py (7000 + class index), never training seeds of lensddim train
+        return {c: _prepare_real(simulate_lenses(args.simulate, c, lens_model, seed=7000 + k), size, fit)
+                for k, c in enumerate(info["classes"])}
     run_config = Path(args.model) / "config.json"
     config = json.loads(run_config.read_text()) if run_config.is_file() else {}
-    size = config.get("simulate_size", model.image_size)
-    seed = 1_000_003 + int(config.get("seed", 0)) + args.seed     # never a training seed of lensddim train
-    images = simulate_lenses(args.simulate, config.get("substructure", "no_sub"), "varied", size=size, seed=seed)
-    return fit_images(images[..., 0], model.image_size, fit)[..., None].astype("float32")
+    seed = 1_000_003 + int(config.get("seed", 0)) + args.seed
+    images = simulate_lenses(args.simulate, config.get("substructure", "no_sub"), config.get("model", lens_model),
+                             size=config.get("simulate_size"), seed=seed)
+    return {None: _prepare_real(images, size, fit)}
 
 
 def steps_for(solver, spacing, schedule, nfe):
@@ -103,19 +135,41 @@ def steps_for(solver, spacing, schedule, nfe):
     return best
 
 
+def replot(args):
+    "The table and the plot again from a CSV of `quality` (numbers back from text)."
+    with open(args.replot, newline="") as f:
+        rows = [{k: v if k in ("solver", "spacing") else int(v) if k in ("steps", "nfe") else float(v) for k, v in r.items()}
+                for r in csv.DictReader(f)]
+    print_table(rows)
+    write_outputs(rows, args.out)
+
+
 def quality(args):
-    from lensddim.cli import load_model
+    if args.replot:
+        return replot(args)
+    from lensddim.classifier import classify_lenses
+    from lensddim.cli import _model_info, load_model
     from lensddim.kid import extract_features, kid_score
+    from lensddim.lensing import SUBSTRUCTURES
+    from lensddim.sampler import default_spacing
     model = load_model(args.model)
-    real = real_images(args, model)
-    real_features = extract_features(real, args.features)
-    subset_size = max(2, min(args.n, len(real), 2000) // 2)   # subsets of half the images: an error bar, not 0
+    info = _model_info(model, args.model)
+    real = real_images(args, model, info)
+    conditional = info["classes"] is not None
+    guidance = (info["guidance_scale"] if args.guidance_scale is None else args.guidance_scale) if conditional else 1.0
+    features = args.features or (f"lensing:{info['data_model']}" if conditional else "lensing")
+    real_features = {c: extract_features(x, features) for c, x in real.items()}
+    n_real = min(len(x) for x in real.values())
+    subset_size = max(2, min(args.n, n_real, 2000) // 2)   # subsets of half the images: an error bar, not 0
+    usual = dict(USUAL_SPACING, ddim=default_spacing(model.schedule), ddpm=default_spacing(model.schedule))
     print(f"model {args.model}: {model.image_size} px, schedule {model.schedule.name}, prediction {model.prediction}; "
-          f"{len(real)} real images; {args.n} generated per configuration; KID in {args.features} features, "
-          f"100 subsets of {subset_size}; backend {keras.backend.backend()}")
+          + (f"classes {', '.join(info['classes'])}, guidance {guidance:g} (each network evaluation is a guided pair); "
+             if conditional else "") +
+          f"{n_real} real images{' per class' if conditional else ''}; {args.n} generated{' per class' if conditional else ''} "
+          f"per configuration; KID in {features} features, 100 subsets of {subset_size}; backend {keras.backend.backend()}")
     rows = []
     for solver in args.solvers:
-        spacing = args.spacing or USUAL_SPACING[solver]
+        spacing = args.spacing or usual[solver]
         eta = SOLVER_ETA.get(solver, 0.0)
         for nfe in args.nfe:
             found = steps_for(solver, spacing, model.schedule, nfe)
@@ -123,39 +177,57 @@ def quality(args):
                 print(f"  {solver}: {nfe} evaluations are fewer than one step costs; skipped")
                 continue
             steps, calls = found
-            generate = lambda n: model.generate(n, steps=steps, solver=solver, spacing=spacing, eta=eta, seed=args.seed,
-                                                batch_size=args.batch_size, verbose=0)
-            generate(min(args.n, args.batch_size))                    # trace the walk for this ladder and batch shape
-            start = time.perf_counter()
-            images = generate(args.n)
-            seconds = time.perf_counter() - start
-            kid, kid_std = kid_score(real_features, extract_features(images, args.features), subsets=100,
-                                     subset_size=subset_size, seed=args.seed)
-            rows.append(dict(solver=solver, spacing=spacing, steps=steps, nfe=calls, kid=kid, kid_std=kid_std,
-                             images_per_s=args.n / seconds))
+            def generate(n, k):
+                return model.generate(n, steps=steps, solver=solver, spacing=spacing, eta=eta, seed=args.seed + (k or 0),
+                                      labels=k, guidance_scale=guidance, batch_size=args.batch_size, verbose=0)
+            first = next(iter(real))
+            generate(min(args.n, args.batch_size), None if first is None else 0)   # trace the walk for this ladder and batch shape
+            kids, stds, agreements, seconds = {}, {}, {}, 0.0
+            for k, c in enumerate(real):
+                label = None if c is None else k
+                start = time.perf_counter()
+                images = generate(args.n, label)
+                seconds += time.perf_counter() - start
+                kids[c], stds[c] = kid_score(real_features[c], extract_features(images, features), subsets=100,
+                                             subset_size=subset_size, seed=args.seed)
+                if c is not None:
+                    agreements[c] = float(np.mean(classify_lenses(images, info["data_model"]).argmax(1) == SUBSTRUCTURES.index(c)))
+            kid = float(np.mean(list(kids.values())))
+            kid_std = float(np.sqrt(np.sum(np.square(list(stds.values()))))) / len(kids)   # error bar of the mean over classes
+            row = dict(solver=solver, spacing=spacing, steps=steps, nfe=calls, kid=kid, kid_std=kid_std,
+                       images_per_s=args.n * len(real) / seconds)
+            if conditional:
+                row.update({f"kid_{c}": kids[c] for c in real})
+                row.update({f"agreement_{c}": agreements[c] for c in real}, agreement=float(np.mean(list(agreements.values()))))
+            rows.append(row)
+            extra = ("  per class " + " / ".join(f"{kids[c]:.3f}" for c in real) +
+                     f"  agreement {row['agreement']:.3f}") if conditional else ""
             print(f"  {solver:12s} {spacing:8s} {steps:4d} steps {calls:4d} NFE  KID {kid:.5f} ± {kid_std:.5f}  "
-                  f"{args.n / seconds:8.1f} img/s", flush=True)
+                  f"{row['images_per_s']:8.1f} img/s{extra}", flush=True)
     print_table(rows)
     write_outputs(rows, args.out)
 
 
 def print_table(rows):
-    header = f"{'solver':12s} {'spacing':8s} {'steps':>5s} {'NFE':>4s} {'KID':>10s} {'± std':>9s} {'images/s':>9s}"
+    classes = [key[4:] for key in rows[0] if key.startswith("kid_") and key != "kid_std"]
+    header = (f"{'solver':12s} {'spacing':8s} {'steps':>5s} {'NFE':>4s} {'KID':>9s} {'± std':>8s} {'images/s':>9s}" +
+              "".join(f" {'KID ' + c:>11s}" for c in classes) + (f" {'agreement':>9s}" if classes else ""))
     print("\n" + header + "\n" + "-" * len(header))
     for r in rows:
-        print(f"{r['solver']:12s} {r['spacing']:8s} {r['steps']:5d} {r['nfe']:4d} {r['kid']:10.5f} {r['kid_std']:9.5f} "
-              f"{r['images_per_s']:9.1f}")
+        print(f"{r['solver']:12s} {r['spacing']:8s} {r['steps']:5d} {r['nfe']:4d} {r['kid']:9.4f} {r['kid_std']:8.4f} "
+              f"{r['images_per_s']:9.1f}" + "".join(f" {r['kid_' + c]:11.4f}" for c in classes) +
+              (f" {r['agreement']:9.3f}" if classes else ""))
     reference = [r for r in rows if r["solver"] == "ddim" and r["nfe"] <= 50]
     if not reference:
         return
     reference = max(reference, key=lambda r: r["nfe"])
     print(f"\nagainst DDIM at {reference['nfe']} NFE (KID {reference['kid']:.5f} ± {reference['kid_std']:.5f}, "
-          f"{reference['images_per_s']:.1f} img/s), within the error bar = |ΔKID| <= sqrt(std² + std_ddim²):")
+          f"{reference['images_per_s']:.1f} img/s), as good or better = KID - KID_ddim <= sqrt(std² + std_ddim²):")
     for solver in dict.fromkeys(r["solver"] for r in rows):
         matches = [r for r in rows if r["solver"] == solver and
-                   abs(r["kid"] - reference["kid"]) <= math.hypot(r["kid_std"], reference["kid_std"])]
+                   r["kid"] - reference["kid"] <= math.hypot(r["kid_std"], reference["kid_std"])]
         if not matches:
-            print(f"  {solver:12s} never within the error bar at the NFE measured")
+            print(f"  {solver:12s} never as good at the NFE measured")
             continue
         best = min(matches, key=lambda r: r["nfe"])
         print(f"  {solver:12s} from {best['nfe']:3d} NFE (KID {best['kid']:.5f} ± {best['kid_std']:.5f}): "
@@ -175,12 +247,18 @@ def write_outputs(rows, prefix):
     top = 3 * max(float(np.median(kids)), 1e-6)          # a few very bad points (one step of 5) would squash the rest
     for solver in dict.fromkeys(r["solver"] for r in rows):
         mine = [r for r in rows if r["solver"] == solver]
-        line = ax.errorbar([r["nfe"] for r in mine], [min(r["kid"], top) for r in mine], yerr=[r["kid_std"] for r in mine],
+        line = ax.errorbar([r["nfe"] for r in mine], [min(r["kid"], top) for r in mine],
+                           yerr=[0.0 if r["kid"] > top else r["kid_std"] for r in mine],
                            marker="o", capsize=3, label=f"{solver} ({mine[0]['spacing']})")
         for r in mine:
             if r["kid"] > top:
                 ax.annotate(f"{r['kid']:.3g}", (r["nfe"], top), textcoords="offset points", xytext=(4, -10), fontsize=8,
                             color=line[0].get_color())
+    reference = [r for r in rows if r["solver"] == "ddim" and r["nfe"] <= 50]
+    if reference:                                        # the goal: DDIM at 50 evaluations and its error bar
+        reference = max(reference, key=lambda r: r["nfe"])
+        ax.axhspan(reference["kid"] - reference["kid_std"], reference["kid"] + reference["kid_std"], color="0.85", zorder=0,
+                   label=f"DDIM at {reference['nfe']} ± std")
     ax.set(xscale="log", xlabel="network evaluations per image", ylabel="KID (lower is better)",
            title="sample quality against cost", ylim=(min(0.0, float(kids.min()) * 1.1), top * 1.05))
     ax.grid(alpha=0.3, which="both")
