@@ -4,14 +4,17 @@
   50 and 100 network evaluations (NFE), generate `--n` images with `DiffusionModel.generate` (a conditional model: `--n`
   of each class, at its own guidance scale), measure their KID against held-out real images and the images/s, and print
   a table that ends in the ratios that matter: for each solver, the fewest evaluations whose KID is as good as DDIM's at 50
-  (lower, or higher by at most the two error bars combined), and how many times fewer network calls and how many times more images/s that is. The KID is the mean
+  (lower, or higher by at most the two error bars combined), and how many times fewer network calls and how many times
+  more images/s that is. The KID is the mean
   over 100 random subsets of half the images, its error bar their standard deviation; for a conditional model the KID of
   each class is taken against the real lenses of that class, in the features of the shipped classifier of the model's
   DeepLense model (`lensing:<model>`), and the table's KID is their mean over classes (error bar: of that mean), beside
   each class's KID and the classifier's agreement (the share of lenses generated as class c that it calls c). Also
   writes the table as CSV and a plot of KID against NFE.
 
-      python bench/sample.py quality --solvers ddim dpmpp_2m heun   # the shipped quick model, 500 per class (about 25 minutes on 2 cores)
+      python bench/sample.py quality --n 400 --out nbs/images/sample_quality   # the shipped quick model, all five solvers, 400 per
+                                                                               # class: 59 minutes on 2 CPU cores (measured)
+      python bench/sample.py quality --replot nbs/images/sample_quality.csv    # the table and plot again, generating nothing
       python bench/sample.py quality --model runs/quick --data path/to/class/folders --n 1000
       python bench/sample.py quality --model runs/quick --solvers ddim dpmpp_2m --nfe 10 50 --spacing logsnr
 
