@@ -55,7 +55,7 @@ import keras
 from lensddim.sampler import SOLVERS, SPACINGS, network_calls, sample, sampling_rates
 from lensddim.unet import build_unet
 
-USUAL_SPACING = {"ddim": "leading", "ddpm": "leading", "dpmpp_2m": "logsnr", "dpmpp_2m_sde": "logsnr", "heun": "karras"}
+USUAL_SPACING = {"dpmpp_2m": "logsnr", "dpmpp_2m_sde": "logsnr", "heun": "karras"}   # DDIM and DDPM: generate's default_spacing
 SOLVER_ETA = {"dpmpp_2m_sde": 1.0, "ddpm": 0.0}
 
 
@@ -183,11 +183,10 @@ def quality(args):
             def generate(n, k):
                 return model.generate(n, steps=steps, solver=solver, spacing=spacing, eta=eta, seed=args.seed + (k or 0),
                                       labels=k, guidance_scale=guidance, batch_size=args.batch_size, verbose=0)
-            first = next(iter(real))
-            generate(min(args.n, args.batch_size), None if first is None else 0)   # trace the walk for this ladder and batch shape
+            labels = {c: k if conditional else None for k, c in enumerate(real)}
+            generate(min(args.n, args.batch_size), next(iter(labels.values())))   # trace the walk for this ladder and batch shape
             kids, stds, agreements, seconds = {}, {}, {}, 0.0
-            for k, c in enumerate(real):
-                label = None if c is None else k
+            for c, label in labels.items():
                 start = time.perf_counter()
                 images = generate(args.n, label)
                 seconds += time.perf_counter() - start
@@ -211,6 +210,12 @@ def quality(args):
     write_outputs(rows, args.out)
 
 
+def ddim_reference(rows):
+    "The row everything is compared with: DDIM at the most evaluations up to 50 (None without DDIM rows)."
+    ddim = [r for r in rows if r["solver"] == "ddim" and r["nfe"] <= 50]
+    return max(ddim, key=lambda r: r["nfe"]) if ddim else None
+
+
 def print_table(rows):
     classes = [key[4:] for key in rows[0] if key.startswith("kid_") and key != "kid_std"]
     header = (f"{'solver':12s} {'spacing':8s} {'steps':>5s} {'NFE':>4s} {'KID':>9s} {'± std':>8s} {'images/s':>9s}" +
@@ -220,10 +225,9 @@ def print_table(rows):
         print(f"{r['solver']:12s} {r['spacing']:8s} {r['steps']:5d} {r['nfe']:4d} {r['kid']:9.4f} {r['kid_std']:8.4f} "
               f"{r['images_per_s']:9.1f}" + "".join(f" {r['kid_' + c]:11.4f}" for c in classes) +
               (f" {r['agreement']:9.3f}" if classes else ""))
-    reference = [r for r in rows if r["solver"] == "ddim" and r["nfe"] <= 50]
-    if not reference:
+    reference = ddim_reference(rows)
+    if reference is None:
         return
-    reference = max(reference, key=lambda r: r["nfe"])
     print(f"\nagainst DDIM at {reference['nfe']} NFE (KID {reference['kid']:.5f} ± {reference['kid_std']:.5f}, "
           f"{reference['images_per_s']:.1f} img/s), as good or better = KID - KID_ddim <= sqrt(std² + std_ddim²):")
     for solver in dict.fromkeys(r["solver"] for r in rows):
@@ -257,9 +261,8 @@ def write_outputs(rows, prefix):
             if r["kid"] > top:
                 ax.annotate(f"{r['kid']:.3g}", (r["nfe"], top), textcoords="offset points", xytext=(4, -10), fontsize=8,
                             color=line[0].get_color())
-    reference = [r for r in rows if r["solver"] == "ddim" and r["nfe"] <= 50]
-    if reference:                                        # the goal: DDIM at 50 evaluations and its error bar
-        reference = max(reference, key=lambda r: r["nfe"])
+    reference = ddim_reference(rows)
+    if reference is not None:                            # the goal: DDIM at 50 evaluations and its error bar
         ax.axhspan(reference["kid"] - reference["kid_std"], reference["kid"] + reference["kid_std"], color="0.85", zorder=0,
                    label=f"DDIM at {reference['nfe']} ± std")
     ax.set(xscale="log", xlabel="network evaluations per image", ylabel="KID (lower is better)",
