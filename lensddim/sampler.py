@@ -4,11 +4,12 @@
 
 # %% auto #0
 __all__ = ['SPACINGS', 'CLEAN_NOISE_RATE', 'DEGENERATE_SIGNAL_RATE', 'SOLVERS', 'default_spacing', 'sampling_rates', 'ddim_sigma',
-           'ddim_step', 'dpmpp_2m_step', 'heun_step', 'check_seed', 'clear_compiled_cache', 'sample', 'network_calls',
-           'ddim_sample', 'ddim_invert']
+           'ddim_step', 'dpmpp_2m_step', 'heun_step', 'Solver', 'solver_settings', 'check_seed', 'clear_compiled_cache',
+           'sample', 'network_calls', 'ddim_sample', 'ddim_invert']
 
 # %% ../nbs/07_sampler.ipynb #f3b315f4
-import collections, math, time
+import collections, dataclasses, math, time
+from typing import Callable, Optional
 
 import numpy as np
 import keras
@@ -24,6 +25,13 @@ _NOT_SPACINGS = {"trailing": "diffusers' 'trailing' starts at the noisiest step,
                  "linspace": "diffusers' 'linspace' is spacing='uniform' in continuous time"}
 CLEAN_NOISE_RATE = 1e-6   # a level with less noise than this is the clean image
 DEGENERATE_SIGNAL_RATE = 1e-3   # a schedule whose signal rate at t = 1 is below this is sampled on the leading ladder by default
+
+def _check_spacing(spacing):
+    "`spacing`, or a ValueError naming the valid spacings (and what a diffusers name is called here)."
+    if spacing not in SPACINGS:
+        hint = _NOT_SPACINGS.get(spacing, "")
+        raise ValueError(f"unknown spacing {spacing!r}; valid names: {', '.join(SPACINGS)}" + (f" ({hint})" if hint else ""))
+    return spacing
 
 def default_spacing(schedule):
     "'uniform', unless the signal rate of `schedule` at t = 1 is below `DEGENERATE_SIGNAL_RATE` (a degenerate first step): then 'leading'."
@@ -54,9 +62,7 @@ def sampling_rates(schedule, # a schedule `schedule(t) -> (signal_rates, noise_r
                   ):
     "`(signal_rates, noise_rates)`, float32 numpy arrays of length `steps+1`, noisiest level first."
     steps = positive_int("steps", steps)
-    if spacing not in SPACINGS:
-        hint = _NOT_SPACINGS.get(spacing, "")
-        raise ValueError(f"unknown spacing {spacing!r}; valid names: {', '.join(SPACINGS)}" + (f" ({hint})" if hint else ""))
+    _check_spacing(spacing)
     if schedule is None or isinstance(schedule, (str, dict)):
         schedule = get_schedule(schedule)
     if not callable(schedule):
@@ -110,15 +116,15 @@ def ddim_sigma(signal_rate, # a_t at the current level
     ratio = ops.maximum(1.0 - signal_rate**2 / next_signal_rate**2, 0.0)
     return eta * (next_noise_rate / noise_rate) * ops.sqrt(ratio)
 
-def ddim_step(denoise, x, level, next_level, eta=0.0, noise=None):
-    "DDIM from `level` (a_t, b_t) to `next_level` (a_s, b_s): x_s = a_s·x̂0 + √(b_s² − σ²)·ε̂ + σ·z. Returns (x_s, x̂0)."
+def ddim_step(denoise, x, level, next_level, memory=None, eta=0.0, noise=None):
+    "DDIM from `level` (a_t, b_t) to `next_level` (a_s, b_s): x_s = a_s·x̂0 + √(b_s² − σ²)·ε̂ + σ·z. Returns (x_s, memory, x̂0)."
     (a_t, b_t), (a_s, b_s) = level, next_level
     pred_images, pred_noises = denoise(x, a_t, b_t)
     sigma = ddim_sigma(a_t, b_t, a_s, b_s, eta)
     x = a_s * pred_images + ops.sqrt(ops.maximum(b_s**2 - sigma**2, 0.0)) * pred_noises
     if noise is not None:
         x = x + sigma * noise
-    return x, pred_images
+    return x, memory, pred_images
 
 # %% ../nbs/07_sampler.ipynb #b74bd092
 def dpmpp_2m_step(denoise, x, level, next_level, memory, eta=0.0, noise=None):
@@ -138,32 +144,70 @@ def dpmpp_2m_step(denoise, x, level, next_level, memory, eta=0.0, noise=None):
     return x, (pred_images, h, ops.ones_like(has_previous)), pred_images
 
 # %% ../nbs/07_sampler.ipynb #0800578f
-def heun_step(denoise, x, level, next_level):
-    "EDM's Heun step from `level` to `next_level` (two network calls). Returns (x_s, x̂0)."
+def heun_step(denoise, x, level, next_level, memory=None, eta=0.0, noise=None):
+    "EDM's deterministic Heun step from `level` to `next_level` (two network calls; no η, no noise). Returns (x_s, memory, x̂0)."
     (a_t, b_t), (a_s, b_s) = level, next_level
     pred_images, pred_noises = denoise(x, a_t, b_t)
     _, next_noises = denoise(a_s * pred_images + b_s * pred_noises, a_s, b_s)   # ε̂ at the Euler (DDIM) prediction
     mean_noises = 0.5 * (pred_noises + next_noises)
-    return (a_s / a_t) * (x - b_t * mean_noises) + b_s * mean_noises, pred_images
+    return (a_s / a_t) * (x - b_t * mean_noises) + b_s * mean_noises, memory, pred_images
 
-# %% ../nbs/07_sampler.ipynb #9831d6bb
-SOLVERS = ("ddim", "ddpm", "dpmpp_2m", "dpmpp_2m_sde", "heun")
+# %% ../nbs/07_sampler.ipynb #37e92e26
+@dataclasses.dataclass(frozen=True)
+class Solver:
+    "One row of the solver table: what the loop calls, and the defaults `solver_settings` fills in."
+    name: str                      # as `sample(solver=...)` and the command line's `--solver` take it
+    step: Callable                 # step(denoise, x, level, next_level, memory, eta, noise) -> (x_s, memory, x̂0)
+    eta: float = 0.0               # the η it runs with when none is given
+    takes_eta: bool = False        # whether another η may be given
+    spacing: Optional[str] = None  # its usual ladder (a name in SPACINGS); None: `default_spacing` of the schedule
+    calls_per_step: int = 1        # network calls per step
+    euler_last: bool = False       # a last step into the clean image (b = 0) is one DDIM (Euler) step, one call
 
-def _check_solver(solver, eta):
-    "The η the solver runs with (a float), or a ValueError saying why `solver` and `eta` do not go together."
+SOLVERS = {solver.name: solver for solver in (
+    Solver("ddim", ddim_step, eta=0.0, takes_eta=True),
+    Solver("ddpm", ddim_step, eta=1.0),                                    # DDIM with η = 1
+    Solver("dpmpp_2m", dpmpp_2m_step, spacing="logsnr"),
+    Solver("dpmpp_2m_sde", dpmpp_2m_step, eta=1.0, takes_eta=True, spacing="logsnr"),
+    Solver("heun", heun_step, spacing="karras", calls_per_step=2, euler_last=True),
+)}
+
+# %% ../nbs/07_sampler.ipynb #3c254209
+def _check_solver(solver, eta=None):
+    "The η `solver` runs with (a float; None: its default), or a ValueError saying why `solver` and `eta` do not go together."
     if solver not in SOLVERS:
         raise ValueError(f"unknown solver {solver!r}; valid names: {', '.join(SOLVERS)}")
+    entry = SOLVERS[solver]
+    if eta is None:
+        return float(entry.eta)
     if isinstance(eta, bool) or not isinstance(eta, (int, float, np.floating, np.integer)) or not np.isfinite(eta) or eta < 0:
-        raise ValueError(f"eta must be a finite number >= 0, got {eta!r}")
-    if solver == "ddpm" and eta != 0:
-        raise ValueError(f"solver 'ddpm' has no eta (it is DDIM with eta = 1), got eta={eta}; for another eta use solver='ddim'")
-    if solver in ("dpmpp_2m", "heun") and eta != 0:
-        raise ValueError(f"solver {solver!r} is deterministic and has no eta, got eta={eta}; stochastic solvers: "
-                         "'ddim' (eta), 'ddpm', 'dpmpp_2m_sde' (eta)")
-    if solver == "dpmpp_2m_sde" and eta == 0:
-        raise ValueError("solver 'dpmpp_2m_sde' needs eta > 0 (1 is the usual choice); with eta = 0 it is 'dpmpp_2m'")
-    return 1.0 if solver == "ddpm" else float(eta)
+        raise ValueError(f"eta must be None or a finite number >= 0, got {eta!r}")
+    same_step = lambda takes_eta: next(s.name for s in SOLVERS.values() if s.step is entry.step and s.takes_eta == takes_eta)
+    if not entry.takes_eta:
+        if eta == entry.eta or (entry.eta > 0 and eta == 0):   # its own η, or 0 sent as "none given"
+            return float(entry.eta)
+        if entry.eta > 0:
+            raise ValueError(f"solver {solver!r} has no eta (it is {same_step(True)!r} with eta = {entry.eta:g}), got eta={eta}; "
+                             f"for another eta use solver={same_step(True)!r}")
+        stochastic = ", ".join(f"{s.name!r}" + (" (eta)" if s.takes_eta else "")
+                               for s in SOLVERS.values() if s.takes_eta or s.eta > 0)
+        raise ValueError(f"solver {solver!r} is deterministic and has no eta, got eta={eta}; stochastic solvers: {stochastic}")
+    if entry.eta > 0 and eta == 0:
+        raise ValueError(f"solver {solver!r} needs eta > 0 ({entry.eta:g} is the usual choice); with eta = 0 it is {same_step(False)!r}")
+    return float(eta)
 
+def solver_settings(solver:str, # a name in SOLVERS
+                    schedule=None, # the model's schedule (or a name/config/None for `get_schedule`): for `default_spacing`
+                    eta:float=None, # None: the solver's default η; else checked against what the solver accepts
+                    spacing:str=None, # None: the solver's usual ladder; else a name in SPACINGS
+                   ):
+    "`(eta, spacing)` that `solver` runs with: the `SOLVERS` table's defaults for those given as None, the others checked."
+    eta = _check_solver(solver, eta)
+    if spacing is None:
+        spacing = SOLVERS[solver].spacing or default_spacing(schedule)
+    return eta, _check_spacing(spacing)
+
+# %% ../nbs/07_sampler.ipynb #9831d6bb
 def _check_rates(signal_rates, noise_rates, solver="ddim", prediction="noise"):
     "The ladder as float32 numpy arrays, or a ValueError naming what `solver` with `prediction` cannot use."
     signal_rates = np.asarray(ops.convert_to_numpy(signal_rates), dtype="float64")
@@ -239,18 +283,13 @@ def _run_solver(predict, x, signal_rates, noise_rates, eta, seed, labels=None, *
     num_steps = int(signal_rates.shape[0]) - 1
     denoise = _denoiser(predict, prediction, clip, labels)
 
-    def body(i, carry, solver=solver):
-        "One step of `solver` from level i to level i + 1, recording x and x̂0 when there is a trajectory."
+    def body(i, carry, step=SOLVERS[solver].step):
+        "One `step` (the solver's; `ddim_step` for an Euler last step) from level i to i + 1, recording x and x̂0 for a trajectory."
         x, memory, *buffers = carry
         level = (ops.take(signal_rates, i), ops.take(noise_rates, i))
         next_level = (ops.take(signal_rates, i + 1), ops.take(noise_rates, i + 1))
         noise = _fresh_noise(ops.shape(x), seed, i) if stochastic else None
-        if solver in ("dpmpp_2m", "dpmpp_2m_sde"):
-            x, memory, pred_images = dpmpp_2m_step(denoise, x, level, next_level, memory, eta, noise)
-        elif solver == "heun":
-            x, pred_images = heun_step(denoise, x, level, next_level)
-        else:                                   # ddim, ddpm, and the last (Euler) step of heun into the clean image
-            x, pred_images = ddim_step(denoise, x, level, next_level, eta, noise)
+        x, memory, pred_images = step(denoise, x, level, next_level, memory, eta, noise)
         if buffers:
             zeros = [0] * len(x.shape)
             buffers = (ops.slice_update(buffers[0], [i + 1] + zeros, x[None]),
@@ -270,7 +309,7 @@ def _run_solver(predict, x, signal_rates, noise_rates, eta, seed, labels=None, *
         for i in range(loop_steps):
             carry = body(ops.convert_to_tensor(i, "int32"), carry)
     if euler_last:
-        carry = body(ops.convert_to_tensor(num_steps - 1, "int32"), carry, "ddim")
+        carry = body(ops.convert_to_tensor(num_steps - 1, "int32"), carry, ddim_step)
     x, _, *buffers = carry
     return (x, *buffers) if trajectory else (x, None, None)
 
@@ -373,7 +412,7 @@ def sample(predict, # the network: predict(noisy_images, signal_rates, noise_rat
            noise_rates, # 1-D, same length: noise rate of each level, non-increasing
            solver:str="ddim", # "ddim", "ddpm", "dpmpp_2m", "dpmpp_2m_sde" or "heun" (see the table above)
            prediction:str="noise", # what `predict` returns: "noise", "velocity" or "signal"
-           eta:float=0.0, # fresh-noise scale: "ddim" any >= 0 (0 deterministic, 1 = DDPM); "dpmpp_2m_sde" > 0; the others none (0)
+           eta:float=None, # fresh-noise scale; None: the solver's default (`SOLVERS`: 1 for "ddpm" and "dpmpp_2m_sde", else 0); "ddim" any >= 0, "dpmpp_2m_sde" > 0, the others none
            clip=None, # None, or (low, high): clip the predicted clean images x0-hat at every call (eps-hat is re-derived)
            seed=None, # int >= 0: same seed, same images (for the stochastic solvers); None: fresh randomness
            denoise_final:bool=True, # True: end at the clean image (one more step, to (1, 0), if the last level has noise); False: x at the last level
@@ -395,7 +434,7 @@ def sample(predict, # the network: predict(noisy_images, signal_rates, noise_rat
     signal_rates, noise_rates = _check_rates(signal_rates, noise_rates, solver, prediction)
     signal_rates, noise_rates, appended = _clean_end(signal_rates, noise_rates, denoise_final)
     options = dict(solver=solver, prediction=prediction, clip=None if clip is None else (float(clip[0]), float(clip[1])),
-                   stochastic=eta > 0, euler_last=bool(solver == "heun" and noise_rates[-1] == 0),
+                   stochastic=eta > 0, euler_last=bool(SOLVERS[solver].euler_last and noise_rates[-1] == 0),
                    trajectory=bool(return_trajectory))
     out = _walk_batches(predict, x, signal_rates, noise_rates, eta, seed, batch_size, compile, verbose, options, labels)
     if return_trajectory and appended:
@@ -406,10 +445,10 @@ def network_calls(solver, noise_rates, denoise_final=True):
     "How many times `sample(..., solver=solver, denoise_final=denoise_final)` calls the network per image on this ladder."
     if solver not in SOLVERS:
         raise ValueError(f"unknown solver {solver!r}; valid names: {', '.join(SOLVERS)}")
-    noise_rates = np.asarray(noise_rates)
+    entry, noise_rates = SOLVERS[solver], np.asarray(noise_rates)
     steps = len(noise_rates) - 1 + int(bool(denoise_final) and noise_rates[-1] > 0)
     ends_clean = bool(denoise_final) or noise_rates[-1] == 0
-    return 2 * steps - int(ends_clean) if solver == "heun" else steps
+    return entry.calls_per_step * steps - (entry.calls_per_step - 1) * int(entry.euler_last and ends_clean)
 
 def ddim_sample(predict, initial_noise, signal_rates, noise_rates, eta:float=0.0, prediction:str="noise", **kwargs):
     "`sample` with DDIM: `solver='ddim'` and its `eta` (0: deterministic, 1: ancestral DDPM); other arguments as `sample`."
