@@ -52,11 +52,8 @@ from pathlib import Path
 import numpy as np
 import keras
 
-from lensddim.sampler import SOLVERS, SPACINGS, network_calls, sample, sampling_rates
+from lensddim.sampler import SOLVERS, SPACINGS, network_calls, sample, sampling_rates, solver_settings
 from lensddim.unet import build_unet
-
-USUAL_SPACING = {"dpmpp_2m": "logsnr", "dpmpp_2m_sde": "logsnr", "heun": "karras"}   # DDIM and DDPM: generate's default_spacing
-SOLVER_ETA = {"dpmpp_2m_sde": 1.0, "ddpm": 0.0}
 
 
 def parse_args():
@@ -154,7 +151,6 @@ def quality(args):
     from lensddim.cli import _model_info, load_model
     from lensddim.kid import extract_features, kid_score
     from lensddim.lensing import SUBSTRUCTURES
-    from lensddim.sampler import default_spacing
     model = load_model(args.model)
     info = _model_info(model, args.model)
     real = real_images(args, model, info)
@@ -164,7 +160,6 @@ def quality(args):
     real_features = {c: extract_features(x, features) for c, x in real.items()}
     n_real = min(len(x) for x in real.values())
     subset_size = max(2, min(args.n, n_real, 2000) // 2)   # subsets of half the images: an error bar, not 0
-    usual = dict(USUAL_SPACING, ddim=default_spacing(model.schedule), ddpm=default_spacing(model.schedule))
     print(f"model {args.model}: {model.image_size} px, schedule {model.schedule.name}, prediction {model.prediction}; "
           + (f"classes {', '.join(info['classes'])}, guidance {guidance:g} (each network evaluation is a guided pair); "
              if conditional else "") +
@@ -172,8 +167,7 @@ def quality(args):
           f"per configuration; KID in {features} features, 100 subsets of {subset_size}; backend {keras.backend.backend()}")
     rows = []
     for solver in args.solvers:
-        spacing = args.spacing or usual[solver]
-        eta = SOLVER_ETA.get(solver, 0.0)
+        eta, spacing = solver_settings(solver, model.schedule, spacing=args.spacing)   # the solver's usual ladder and its eta
         for nfe in args.nfe:
             found = steps_for(solver, spacing, model.schedule, nfe)
             if found is None:
@@ -302,7 +296,7 @@ def speed(args):
                       for w in last.get_weights()])
     predict = make_predict(network)
     noise = np.random.default_rng(1).normal(size=(args.n, args.image_size, args.image_size, 1)).astype("float32")
-    eta = 1.0 if args.solver == "dpmpp_2m_sde" else 0.0
+    eta = SOLVERS[args.solver].eta
     print(f"backend {keras.backend.backend()}, U-Net widths {tuple(args.widths)} block_depth {args.block_depth} "
           f"({network.count_params():,} params), {args.n} images of {args.image_size}x{args.image_size}, solver {args.solver}, "
           f"best of {args.repeats}")
