@@ -314,36 +314,71 @@ def _run_solver(predict, x, signal_rates, noise_rates, eta, seed, labels=None, *
     return (x, *buffers) if trajectory else (x, None, None)
 
 # %% ../nbs/07_sampler.ipynb #5ddf5636
-_COMPILED = collections.OrderedDict()
+_COMPILED = collections.OrderedDict()   # (predict, static options) -> compiled walk, the most recently used last
 _COMPILED_MAX = 8
 
+class _ReadRecorder(keras.StatelessScope):
+    "A `keras.StatelessScope` that records in `read` (id -> variable) every Keras variable read inside it, and changes no value."
+    def __init__(self, read):
+        super().__init__()
+        self.read = read
+
+    def get_current_value(self, variable):
+        self.read[id(variable)] = variable
+        value = super().get_current_value(variable)
+        outer = self.original_scope   # a scope the caller was in: its values stay in force
+        return outer.get_current_value(variable) if value is None and outer is not None else value
+
+class _JaxWalk:
+    """`jax.jit(walk)`, compiled afresh when a Keras variable read while tracing it has a new value: JAX bakes the values it
+    read into the compiled function."""
+    def __init__(self, walk):
+        self.walk, self.jitted, self.read, self.baked = walk, None, {}, ()
+
+    def _traced(self, *args):
+        with _ReadRecorder(self.read):
+            return self.walk(*args)
+
+    def __call__(self, *args):
+        import jax
+        if self.jitted is None or any(variable.value is not value for variable, value in self.baked):
+            self.jitted, self.read = jax.jit(self._traced), {}
+        out = self.jitted(*args)
+        self.baked = tuple((variable, variable.value) for variable in self.read.values())   # the values compiled in
+        if any(isinstance(value, jax.core.Tracer) for _, value in self.baked):
+            self.jitted = None
+            raise ValueError("predict created Keras weights while the walk was traced (an unbuilt layer or model), which under "
+                             "JAX leaves tracers in them: build the network first (call it once on a batch), then sample")
+        return out
+
 def _compiled_walk(predict, options):
-    backend = keras.backend.backend()
+    "The walk for `predict` and `options` compiled by the backend (`tf.function`, `jax.jit`), cached; else an eager one."
     def walk(x, signal_rates, noise_rates, eta, seed, labels=None):
         return _run_solver(predict, x, signal_rates, noise_rates, eta, seed, labels, compiled=True, **options)
+    backend = keras.backend.backend()
+    if backend not in ("tensorflow", "jax"):
+        return lambda *args: _run_solver(predict, *args, compiled=False, **options)
+    try:
+        key = (predict, tuple(sorted(options.items())))
+        hash(key)
+    except TypeError:
+        key = None
+    if key is not None and key in _COMPILED:
+        _COMPILED.move_to_end(key)
+        return _COMPILED[key]
     if backend == "tensorflow":
         import tensorflow as tf
-        try:
-            key = (predict, tuple(sorted(options.items())))
-            hash(key)
-        except TypeError:
-            key = None
-        if key is not None and key in _COMPILED:
-            _COMPILED.move_to_end(key)
-            return _COMPILED[key]
         fn = tf.function(walk)  # one trace per ladder length and batch shape; shapes stay static
-        if key is not None:
-            _COMPILED[key] = fn
-            while len(_COMPILED) > _COMPILED_MAX:
-                _COMPILED.popitem(last=False)
-        return fn
-    if backend == "jax":
-        import jax
-        return jax.jit(walk)
-    return lambda *args: _run_solver(predict, *args, compiled=False, **options)
+    else:
+        fn = _JaxWalk(walk)     # likewise (jax.jit's own cache), and once more after new weights
+    if key is not None:
+        _COMPILED[key] = fn
+        while len(_COMPILED) > _COMPILED_MAX:
+            _COMPILED.popitem(last=False)
+    return fn
 
 def clear_compiled_cache():
-    "Forget all cached compiled walks, releasing the `predict` callables (and the models behind them) they hold."
+    "Forget all cached compiled walks (TensorFlow and JAX), releasing the `predict` callables (and the models behind them) they hold."
     _COMPILED.clear()
 
 # %% ../nbs/07_sampler.ipynb #809a36bc
