@@ -197,7 +197,7 @@ def _check_solver(solver, eta=None):
     return float(eta)
 
 def solver_settings(solver:str, # a name in SOLVERS
-                    schedule=None, # the model's schedule (or a name/config/None for `get_schedule`): for `default_spacing`
+                    schedule, # the model's schedule, or a name/config/None for `get_schedule` (read only by `default_spacing`)
                     eta:float=None, # None: the solver's default η; else checked against what the solver accepts
                     spacing:str=None, # None: the solver's usual ladder; else a name in SPACINGS
                    ):
