@@ -31,7 +31,7 @@ setuptools.setup(
                  'Topic :: Scientific/Engineering :: Artificial Intelligence']
                 + ['Programming Language :: Python :: ' + o for o in py_versions[py_versions.index(min_python):]],
     url=cfg['git_url'],
-    packages=setuptools.find_packages(include=['lensddim', 'lensddim.*']),
+    packages=setuptools.find_namespace_packages(include=['lensddim', 'lensddim.*'], exclude=['*.__pycache__']),  # weights/ too: no warning
     include_package_data=True,
     install_requires=requirements,
     extras_require={'dev': dev_requirements},

@@ -30,22 +30,23 @@ def main():
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--out", default=None, help="folder for results.json and the sample grids")
     args = parser.parse_args()
-    from lensddim.cli import load_model, _model_info, _prepare_real
-    from lensddim.classifier import classify_lenses
+    from lensddim.data import data_seeds
+    from lensddim.evaluate import class_agreement, prepare_real
     from lensddim.kid import extract_features, kid_score, fid_score, kid_yardsticks
-    from lensddim.lensing import simulate_lenses, SUBSTRUCTURES
-    from lensddim.training import save_image_grid
+    from lensddim.lensing import simulate_lenses
+    from lensddim.presets import load_model
+    from lensddim.runs import save_image_grid
     model = load_model(args.model)
-    info = _model_info(model, args.model)
     if model.num_classes is None: raise SystemExit(f"{args.model} is an unconditional model; this benchmark needs a conditional one")
-    classes, lens_model, size = info["classes"], info["data_model"], model.image_size
+    classes, lens_model, size = model.class_names, model.simulation or "model_iii", model.image_size
     features = f"lensing:{lens_model}"
-    real = {c: _prepare_real(simulate_lenses(1000, c, lens_model, seed=7000 + k), size, info["fit"]) for k, c in enumerate(classes)}
+    seeds = data_seeds("evaluation", 0, len(classes))
+    real = {c: prepare_real(simulate_lenses(1000, c, lens_model, seed=s), size, model.image_fit) for c, s in zip(classes, seeds)}
     real_features = {c: extract_features(x, features) for c, x in real.items()}
     yardsticks = kid_yardsticks(real, features, subsets=100, subset_size=500, seed=0)
     nearest = {c: min(v[0] for pair, v in yardsticks["between"].items() if c in pair.split("-")) for c in classes}
     results = dict(model=str(args.model), lens_model=lens_model, size=size, n_generated=args.n, n_real=1000, steps=args.steps,
-                   real_agreement={c: float(np.mean(classify_lenses(real[c], lens_model).argmax(1) == SUBSTRUCTURES.index(c))) for c in classes},
+                   real_agreement={c: class_agreement(real[c], c, lens_model) for c in classes},
                    floor={c: v[0] for c, v in yardsticks["floor"].items()}, between={p: v[0] for p, v in yardsticks["between"].items()},
                    sweep={})
     out = Path(args.out) if args.out else None
@@ -58,7 +59,7 @@ def main():
             seconds = time.perf_counter() - start
             f = extract_features(generated, features)
             results["sweep"][g][c] = dict(
-                agreement=float(np.mean(classify_lenses(generated, lens_model).argmax(1) == SUBSTRUCTURES.index(c))),
+                agreement=class_agreement(generated, c, lens_model),
                 kid={r: kid_score(real_features[r], f, subsets=100, subset_size=min(500, args.n), seed=0)[0] for r in classes},
                 fid=fid_score(real_features[c], f), seconds=seconds)
             if out: save_image_grid(generated[:16], out / f"grid_{c}_g{g:g}.png")

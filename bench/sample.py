@@ -93,36 +93,35 @@ def parse_args():
 
 # ---------------------------------------------------------------- quality
 
-def real_images(args, model, info):
+def real_images(args, model):
     """Held-out real images in [0, 1], prepared the way the model's training data was: {class: (n, size, size, 1)} for a
     conditional model (its classes), {None: images} for an unconditional one."""
-    from lensddim.cli import _canonical, _prepare_real
-    from lensddim.data import load_deeplense
+    from lensddim.data import data_seeds
+    from lensddim.evaluate import load_real, prepare_real
     from lensddim.lensing import simulate_lenses
-    size, fit = model.image_size, info["fit"]
+    from lensddim.runs import read_run
+    size, fit, classes = model.image_size, model.image_fit, model.class_names
     if args.data:
-        loaded = load_deeplense(args.data)
-        if not isinstance(loaded, tuple):
-            if info["classes"]:
-                raise SystemExit(f"--data {args.data}: a conditional model needs class folders ({', '.join(info['classes'])})")
-            return {None: _prepare_real(loaded, size, fit)}
-        images, labels, names = loaded[0], loaded[1], _canonical(loaded[2])
-        if not info["classes"]:
-            return {None: _prepare_real(images, size, fit)}
-        missing = [c for c in info["classes"] if c not in names]
+        real = load_real(args.data)
+        if None in real:
+            if classes:
+                raise SystemExit(f"--data {args.data}: a conditional model needs class folders ({', '.join(classes)})")
+            return {None: prepare_real(real[None], size, fit)}
+        if not classes:
+            return {None: prepare_real(np.concatenate(list(real.values())), size, fit)}
+        missing = [c for c in classes if c not in real]
         if missing:
-            raise SystemExit(f"--data {args.data}: no folder for class(es) {', '.join(missing)} (found {', '.join(names)})")
-        return {c: _prepare_real(images[labels == names.index(c)], size, fit) for c in info["classes"]}
-    lens_model = info["data_model"]
-    if info["classes"]:   # the held-out seeds of bench/quick.py (7000 + class index), never training seeds of lensddim train
-        return {c: _prepare_real(simulate_lenses(args.simulate, c, lens_model, seed=7000 + k), size, fit)
-                for k, c in enumerate(info["classes"])}
-    run_config = Path(args.model) / "config.json"
-    config = json.loads(run_config.read_text()) if run_config.is_file() else {}
-    seed = 1_000_003 + int(config.get("seed", 0)) + args.seed
-    images = simulate_lenses(args.simulate, config.get("substructure", "no_sub"), config.get("model", lens_model),
-                             size=config.get("simulate_size"), seed=seed)
-    return {None: _prepare_real(images, size, fit)}
+            raise SystemExit(f"--data {args.data}: no folder for class(es) {', '.join(missing)} (found {', '.join(real)})")
+        return {c: prepare_real(real[c], size, fit) for c in classes}
+    simulation = model.simulation or "model_iii"
+    if classes:   # the evaluation seeds, never training seeds of lensddim train
+        return {c: prepare_real(simulate_lenses(args.simulate, c, simulation, seed=s), size, fit)
+                for c, s in zip(classes, data_seeds("evaluation", 0, len(classes)))}
+    run = Path(args.model) / "run.json"
+    config = (read_run(args.model).get("run") or {}) if run.is_file() else {}
+    seed = data_seeds("evaluation", 1 + int(config.get("seed", 0)) + args.seed, 1)[0]
+    images = simulate_lenses(args.simulate, config.get("substructure", "no_sub"), simulation, seed=seed)
+    return {None: prepare_real(images, size, fit)}
 
 
 def steps_for(solver, spacing, schedule, nfe):
@@ -147,21 +146,19 @@ def replot(args):
 def quality(args):
     if args.replot:
         return replot(args)
-    from lensddim.classifier import classify_lenses
-    from lensddim.cli import _model_info, load_model
+    from lensddim.evaluate import class_agreement
     from lensddim.kid import extract_features, kid_score
-    from lensddim.lensing import SUBSTRUCTURES
+    from lensddim.presets import load_model
     model = load_model(args.model)
-    info = _model_info(model, args.model)
-    real = real_images(args, model, info)
-    conditional = info["classes"] is not None
-    guidance = (info["guidance_scale"] if args.guidance_scale is None else args.guidance_scale) if conditional else 1.0
-    features = args.features or (f"lensing:{info['data_model']}" if conditional else "lensing")
+    real = real_images(args, model)
+    conditional = model.class_names is not None
+    guidance = model.sampling_settings(guidance_scale=args.guidance_scale, labels=[0] if conditional else None)["guidance_scale"]
+    features = args.features or (f"lensing:{model.simulation or 'model_iii'}" if conditional else "lensing")
     real_features = {c: extract_features(x, features) for c, x in real.items()}
     n_real = min(len(x) for x in real.values())
     subset_size = max(2, min(args.n, n_real, 2000) // 2)   # subsets of half the images: an error bar, not 0
     print(f"model {args.model}: {model.image_size} px, schedule {model.schedule.name}, prediction {model.prediction}; "
-          + (f"classes {', '.join(info['classes'])}, guidance {guidance:g} (each network evaluation is a guided pair); "
+          + (f"classes {', '.join(model.class_names)}, guidance {guidance:g} (each network evaluation is a guided pair); "
              if conditional else "") +
           f"{n_real} real images{' per class' if conditional else ''}; {args.n} generated{' per class' if conditional else ''} "
           f"per configuration; KID in {features} features, 100 subsets of {subset_size}; backend {keras.backend.backend()}")
@@ -187,7 +184,7 @@ def quality(args):
                 kids[c], stds[c] = kid_score(real_features[c], extract_features(images, features), subsets=100,
                                              subset_size=subset_size, seed=args.seed)
                 if c is not None:
-                    agreements[c] = float(np.mean(classify_lenses(images, info["data_model"]).argmax(1) == SUBSTRUCTURES.index(c)))
+                    agreements[c] = class_agreement(images, c, model.simulation or "model_iii")
             kid = float(np.mean(list(kids.values())))
             kid_std = float(np.sqrt(np.sum(np.square(list(stds.values()))))) / len(kids)   # error bar of the mean over classes
             row = dict(solver=solver, spacing=spacing, steps=steps, nfe=calls, kid=kid, kid_std=kid_std,

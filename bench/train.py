@@ -1,7 +1,7 @@
 """Training benchmarks, two of them.
 
 `objectives`: min-SNR-γ loss weighting against the plain loss, at equal steps, on the command line's quick preset (a
-3-class conditional model of DeepLense Model III at 32 px). Two `DiffusionModel`s are trained with `lensddim.training.train`
+3-class conditional model of DeepLense Model III at 32 px). Two `DiffusionModel`s are trained with `lensddim.runs.train`
 from the same seed on the same simulated lenses for the same number of steps, one with `min_snr_gamma=None`, one with
 `min_snr_gamma=5` (Hang et al. 2023); both then generate each class (the preset's sampling steps and guidance, same seeds) and
 their class agreements (the shipped classifier) and KIDs (lensing features) against held-out lenses of the class are printed
@@ -12,7 +12,7 @@ runs of about 14 minutes and the scores).
     .venv/bin/python bench/train.py objectives --epochs 1 --n-train 64 --kid-n 32   # a one-minute check that it runs
     .venv/bin/python bench/train.py objectives --gamma 1
 
-`throughput` (the default): training throughput of `lensddim.training.DiffusionModel` next to a bare U-Net train step on
+`throughput` (the default): training throughput of `lensddim.model.DiffusionModel` next to a bare U-Net train step on
 the same data, as images/s and as a fraction of this machine's measured matrix-multiply rate.
 
     .venv/bin/python bench/train.py                      # small (16-32-64 @ 32 px) and default (32-64-96-128 @ 64 px)
@@ -53,7 +53,7 @@ import numpy as np
 import keras
 import tensorflow as tf
 
-from lensddim.training import DiffusionModel
+from lensddim.model import DiffusionModel
 from lensddim.unet import build_unet
 
 CONFIGS = {
@@ -151,12 +151,12 @@ def step_times(config, batch, warmup, steps, rounds, jit_compile):
 def objectives(argv):
     "min-SNR against the plain loss on the quick preset: train both conditional models, print their class agreements and KIDs side by side."
     import math, tempfile
-    from lensddim.cli import get_preset, _training_data
-    from lensddim.classifier import classify_lenses
-    from lensddim.data import fit_images
+    from lensddim.data import data_seeds
+    from lensddim.evaluate import class_agreement, prepare_real
     from lensddim.kid import extract_features, kid_score
-    from lensddim.lensing import simulate_lenses, SUBSTRUCTURES
-    from lensddim.training import train
+    from lensddim.lensing import simulate_lenses
+    from lensddim.presets import get_preset, preset_data, preset_model
+    from lensddim.runs import train
     preset = get_preset("quick")
     parser = argparse.ArgumentParser(prog="bench/train.py objectives", description=objectives.__doc__)
     parser.add_argument("--epochs", type=int, default=preset["epochs"], help=f"epochs per run (quick preset: {preset['epochs']})")
@@ -166,22 +166,22 @@ def objectives(argv):
                         "over 100 subsets of half of them, its error bar is their standard deviation)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    size, guidance, lens_model = preset["image_size"], preset["guidance_scale"], preset["model"]
-    images, labels, classes = _training_data(dict(preset, n_train=args.n_train, seed=args.seed, data=None))
-    held_out = {c: fit_images(simulate_lenses(args.kid_n, c, lens_model, seed=args.seed + 1_000_003 + k)[..., 0].astype(np.float64), size)
-                .astype(np.float32)[..., None] for k, c in enumerate(classes)}
+    size, guidance, lens_model, sample_steps = preset["image_size"], preset["sampling"]["guidance_scale"], preset["simulation"], preset["sampling"]["steps"]
+    images, labels, classes = preset_data(dict(preset, n_train=args.n_train), seed=args.seed)
+    held_out = {c: prepare_real(simulate_lenses(args.kid_n, c, lens_model, seed=s), size, preset["fit"])
+                for c, s in zip(classes, data_seeds("evaluation", args.seed, len(classes)))}
     features = f"lensing:{lens_model}"
     real_features = {c: extract_features(x, features) for c, x in held_out.items()}
     print(f"quick preset: {lens_model}, {args.n_train} lenses per class of {size} px, widths {preset['widths']}, batch {preset['batch_size']}, "
           f"{args.epochs} epochs, lr {preset['learning_rate']}, ema {preset['ema']}, intensity {preset['intensity']}; per class {args.kid_n} "
-          f"generated ({preset['sample_steps']} steps, guidance {guidance:g}) against {args.kid_n} held-out lenses; devices "
+          f"generated ({sample_steps} steps, guidance {guidance:g}) against {args.kid_n} held-out lenses; devices "
           f"{[d.device_type for d in tf.config.list_physical_devices()]}")
     rows = []
     for name, gamma in (("plain", None), (f"min-SNR γ={args.gamma:g}", args.gamma)):
-        model = DiffusionModel(image_size=size, widths=tuple(preset["widths"]), block_depth=preset["block_depth"], num_classes=len(classes),
-                               ema=preset["ema"], prediction=preset["prediction"], intensity=preset["intensity"], fit=preset["fit"],
-                               min_snr_gamma=gamma, seed=args.seed)
-        model.compile(learning_rate=preset["learning_rate"])
+        model = preset_model(preset, classes, seed=args.seed)
+        if gamma is not None:                 # the one change: the same model with min-SNR weighting
+            model = DiffusionModel.from_config(dict(model.get_config(), min_snr_gamma=gamma))
+            model.compile(learning_rate=preset["learning_rate"])
         start = time.perf_counter()
         with tempfile.TemporaryDirectory() as run_dir:
             train(model, (images, labels), run_dir, epochs=args.epochs, batch_size=preset["batch_size"], augment=preset["augment"],
@@ -189,8 +189,8 @@ def objectives(argv):
         seconds = time.perf_counter() - start
         steps = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
         for k, c in enumerate(classes):
-            generated = model.generate(args.kid_n, steps=preset["sample_steps"], seed=args.seed + k, labels=k, guidance_scale=guidance, verbose=0)
-            agreement = float(np.mean(classify_lenses(generated, lens_model).argmax(1) == SUBSTRUCTURES.index(c)))
+            generated = model.generate(args.kid_n, steps=sample_steps, seed=args.seed + k, labels=k, guidance_scale=guidance, verbose=0)
+            agreement = class_agreement(generated, c, lens_model)
             kid, kid_std = kid_score(real_features[c], extract_features(generated, features), subsets=100, subset_size=max(2, args.kid_n // 2), seed=args.seed)
             rows.append((name, c, steps, agreement, kid, kid_std, seconds))
             print(f"  {name} {c}: {steps} steps in {seconds:.0f} s, agreement {agreement:.3f}, KID {kid:.4f} ± {kid_std:.4f}", flush=True)

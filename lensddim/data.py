@@ -11,8 +11,8 @@ import numpy as np
 from .lensing import positive_int
 
 # %% auto #0
-__all__ = ['KNOWN_CLASS_ORDERS', 'NPY_MAGIC', 'AUGMENTATIONS', 'natural_key', 'list_npy_files', 'normalize_images', 'fit_images',
-           'load_deeplense', 'epoch_steps', 'make_dataset']
+__all__ = ['KNOWN_CLASS_ORDERS', 'NPY_MAGIC', 'AUGMENTATIONS', 'SEED_USES', 'natural_key', 'list_npy_files', 'normalize_images',
+           'fit_images', 'load_deeplense', 'epoch_steps', 'make_dataset', 'data_seeds']
 
 # %% ../nbs/01_data.ipynb #cc2bebfa
 KNOWN_CLASS_ORDERS = (("no_sub", "cdm", "axion"), ("no", "sphere", "vort"), ("no_sub", "cdm", "vortex"))
@@ -286,3 +286,16 @@ def make_dataset(source, image_size, batch_size=32, shuffle=True, augment=True, 
     if repeat: ds = ds.apply(tf.data.experimental.assert_cardinality(tf.data.INFINITE_CARDINALITY))
     elif not streaming: ds = ds.apply(tf.data.experimental.assert_cardinality(epoch_steps(len(images), batch_size, drop_remainder)))
     return ds.prefetch(tf.data.AUTOTUNE)
+
+# %% ../nbs/01_data.ipynb #716e50fd
+SEED_USES = ("classifier", "classifier_heldout", "evaluation", "diffusion")
+
+def data_seeds(use, seed, n):
+    "The simulator seeds of `n` classes of lenses for `use` (one of `SEED_USES`) and run seed `seed`, a list of ints."
+    if use not in SEED_USES:
+        raise ValueError(f"unknown use {use!r} of simulated data; valid ones: {', '.join(SEED_USES)}")
+    seed, n = int(seed), positive_int("n", n)
+    if use == "diffusion":
+        return [int(s) for s in np.random.SeedSequence((seed, 1)).generate_state(n)]
+    base = {"classifier": 1000 * seed, "classifier_heldout": 1000 * seed + 500, "evaluation": 7000 + 10 * seed}[use]
+    return [base + k for k in range(n)]

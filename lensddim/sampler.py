@@ -184,7 +184,7 @@ def _check_solver(solver, eta=None):
         raise ValueError(f"eta must be None or a finite number >= 0, got {eta!r}")
     same_step = lambda takes_eta: next(s.name for s in SOLVERS.values() if s.step is entry.step and s.takes_eta == takes_eta)
     if not entry.takes_eta:
-        if eta == entry.eta or (entry.eta > 0 and eta == 0):   # its own η, or 0 sent as "none given"
+        if eta == entry.eta:                                   # its own η, as solver_settings hands it out
             return float(entry.eta)
         if entry.eta > 0:
             raise ValueError(f"solver {solver!r} has no eta (it is {same_step(True)!r} with eta = {entry.eta:g}), got eta={eta}; "
