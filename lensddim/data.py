@@ -12,7 +12,8 @@ from .lensing import positive_int
 
 # %% auto #0
 __all__ = ['KNOWN_CLASS_ORDERS', 'NPY_MAGIC', 'AUGMENTATIONS', 'SEED_USES', 'natural_key', 'list_npy_files', 'normalize_images',
-           'fit_images', 'load_deeplense', 'epoch_steps', 'make_dataset', 'data_seeds']
+           'fit_images', 'load_deeplense', 'images_at_size', 'epoch_steps', 'make_dataset', 'array_batches',
+           'data_seeds']
 
 # %% ../nbs/01_data.ipynb #cc2bebfa
 KNOWN_CLASS_ORDERS = (("no_sub", "cdm", "axion"), ("no", "sphere", "vort"), ("no_sub", "cdm", "vortex"))
@@ -187,6 +188,10 @@ def _check_labels(labels, n):
     if n and a.min() < 0: raise ValueError(f"labels must be class indices >= 0, got {a.min()}")
     return a.astype(np.int32)
 
+def images_at_size(images, image_size, fit="resize", normalize="auto"):
+    "In-memory images (n, H, W[, 1]) as training sees them: float32 (n, image_size, image_size, 1) in [0, 1], brought to size by `fit`."
+    return fit_images(normalize_images(_as_image_array(images), normalize), image_size, fit).astype(np.float32, copy=False)[..., None]
+
 def epoch_steps(n, batch_size, drop_remainder=False):
     "Batches in one pass over `n` images: ceil(n / batch_size), or floor with `drop_remainder`."
     return n // batch_size if drop_remainder else -(-n // batch_size)
@@ -261,7 +266,7 @@ def make_dataset(source, image_size, batch_size=32, shuffle=True, augment=True, 
             blocks = d.batch(shuffle_buffer).enumerate()
             return blocks.map(lambda k, block: tf.gather(block, _permutation(tf.shape(block)[0], pass_seed, k + 1))).unbatch()
     else:
-        images = fit_images(normalize_images(_as_image_array(source), normalize), image_size, fit).astype(np.float32, copy=False)[..., None]
+        images = images_at_size(source, image_size, fit, normalize)
         stored = (tf.constant(images),) if labels is None else (tf.constant(images), tf.constant(_check_labels(labels, len(images))))
         def one_pass(pass_seed):
             order = _permutation(len(images), pass_seed, 0) if shuffle else tf.range(len(images))
@@ -287,7 +292,46 @@ def make_dataset(source, image_size, batch_size=32, shuffle=True, augment=True, 
     elif not streaming: ds = ds.apply(tf.data.experimental.assert_cardinality(epoch_steps(len(images), batch_size, drop_remainder)))
     return ds.prefetch(tf.data.AUTOTUNE)
 
-# %% ../nbs/01_data.ipynb #716e50fd
+# %% ../nbs/01_data.ipynb #83ec6fb5
+def _symmetry(images, k, augment):
+    "`images` (B, H, W, C) each turned by its own symmetry k (rot180: 0 or 1; d4: 0..7, k % 4 quarter turns then a flip if k >= 4)."
+    out = np.empty_like(images)
+    for i, (image, ki) in enumerate(zip(images, k)):
+        turns = 2 * ki if augment == "rot180" else ki % 4
+        image = np.rot90(image, turns, axes=(0, 1))
+        out[i] = image[:, ::-1] if augment == "d4" and ki >= 4 else image
+    return out
+
+def array_batches(images, image_size, batch_size=32, seed=0, augment=True, fit="resize", labels=None, drop_remainder=False,
+                  start_step=0):
+    """An endless generator of float32 batches (B, image_size, image_size, 1) in [0, 1], or `(images, labels)` batches: the numbered
+    passes of `make_dataset(..., repeat=True)` in numpy, without TensorFlow. Pass p's order and symmetries come from
+    `numpy.random.default_rng((seed, p))`; the stream starts at step `start_step` (pass `start_step // epoch_steps(...)`)."""
+    augment = "d4" if augment is True else (None if augment is False or augment is None else augment)
+    if augment is not None and augment not in AUGMENTATIONS:
+        raise ValueError(f"augment must be True, False or one of {AUGMENTATIONS}, got {augment!r}")
+    if fit not in ("resize", "crop"): raise ValueError(f"fit must be 'resize' or 'crop', got {fit!r}")
+    image_size, batch_size, seed = positive_int("image_size", image_size), positive_int("batch_size", batch_size), int(seed)
+    images = images_at_size(images, image_size, fit)
+    labels = None if labels is None else _check_labels(labels, len(images))
+    per_pass = epoch_steps(len(images), batch_size, drop_remainder)
+    if per_pass == 0: raise ValueError(f"{len(images)} images make no batch of {batch_size} with drop_remainder=True")
+    if isinstance(start_step, bool) or not isinstance(start_step, (int, np.integer)) or start_step < 0:
+        raise ValueError(f"start_step must be an integer >= 0, got {start_step!r}")
+    def stream():
+        number, position = divmod(int(start_step), per_pass)
+        while True:
+            rng = np.random.default_rng((seed, number))
+            order = rng.permutation(len(images))
+            k = rng.integers(0, 2 if augment == "rot180" else 8, len(images)) if augment else None
+            for b in range(position, per_pass):
+                pick = order[b * batch_size:(b + 1) * batch_size]
+                batch = images[pick] if augment is None else _symmetry(images[pick], k[pick], augment)
+                yield batch if labels is None else (batch, labels[pick])
+            number, position = number + 1, 0
+    return stream()
+
+# %% ../nbs/01_data.ipynb #d838d38d
 SEED_USES = ("classifier", "classifier_heldout", "evaluation", "diffusion")
 
 def data_seeds(use, seed, n):

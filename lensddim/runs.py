@@ -7,7 +7,7 @@ __all__ = ['CHECKPOINT_DIR', 'RUN_STATE', 'Checkpoint', 'has_checkpoint', 'check
            'load_checkpoint', 'NonFiniteLossError', 'StopOnNonFinite', 'image_grid', 'save_image_grid', 'class_labels',
            'SampleGrid', 'KIDCheckpoint', 'train', 'read_log', 'plot_losses', 'read_run']
 
-# %% ../nbs/09_runs.ipynb #382b97ba
+# %% ../nbs/09_runs.ipynb #e9d31913
 import json, math, os, shutil, warnings
 from pathlib import Path
 
@@ -16,7 +16,7 @@ import keras
 from keras import ops
 
 from .lensing import positive_int
-from .data import epoch_steps, make_dataset
+from .data import array_batches, epoch_steps, images_at_size, make_dataset
 from .kid import extract_features, kid_score
 from .sampler import check_seed
 from .model import DiffusionModel, _check_labels, _check_not_empty, _repeats_forever
@@ -260,7 +260,7 @@ def _atomic_write_json(path, obj):
     partial.write_text(json.dumps(obj, indent=1))
     os.replace(partial, path)
 
-# %% ../nbs/09_runs.ipynb #01bbdb1c
+# %% ../nbs/09_runs.ipynb #7537687f
 def _split_labels(data):
     "`(images, labels)`: an (images, labels) tuple or list of arrays is split, anything else is images with labels None."
     if isinstance(data, (tuple, list)):
@@ -315,22 +315,33 @@ def _data_settings(model, images, labels, batch_size, steps_per_epoch, augment, 
         seed = model.get_config().get("seed")
     if seed is None:
         seed = int(np.random.default_rng().integers(2**31))
-    return dict(images=len(images), labels=labels is not None, batch_size=batch_size, augment=augment,
+    return dict(images=len(images), labels=labels is not None, batch_size=batch_size, augment=augment, pipeline=_pipeline(),
                 drop_remainder=bool(drop_remainder), seed=seed,
                 steps_per_epoch=per_pass if steps_per_epoch is None else positive_int("steps_per_epoch", steps_per_epoch))
 
 def _check_same_data(run_dir, saved, settings):
     "Refuse to resume the run in `run_dir` (its state `saved`) with other data settings, naming them."
-    if saved is None or saved.get("data") == settings:
+    old, new = saved and saved.get("data"), settings
+    if old and "pipeline" not in old:
+        old = dict(old, pipeline="tf.data")                  # written before train had a pipeline without TensorFlow
+    if saved is None or old == new:
         return
-    old, new = saved.get("data") or {}, settings or {}
+    old, new = old or {}, new or {}
     differ = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k)) or ["a dataset instead of arrays, or back"]
     raise ValueError(f"The run in {run_dir} was trained with other data settings ({', '.join(differ)}): "
                      f"checkpoint {old or 'a dataset'}, now {new or 'a dataset'}. Resume with the same ones, or start a new run.")
 
+def _pipeline():
+    "The pipeline `train` builds from arrays: tf.data under the TensorFlow backend, numpy batches (`array_batches`) under the others."
+    return "tf.data" if keras.backend.backend() == "tensorflow" else "numpy"
+
 def _array_pipeline(model, images, labels, settings, initial_epoch):
     "The repeating pipeline of `settings`, positioned after `initial_epoch` epochs."
     done = initial_epoch * settings["steps_per_epoch"]
+    if settings.get("pipeline", "tf.data") == "numpy":
+        return array_batches(images, model.image_size, batch_size=settings["batch_size"], seed=settings["seed"],
+                             augment=settings["augment"], fit=model.image_fit, labels=labels,
+                             drop_remainder=settings["drop_remainder"], start_step=done)
     per_pass = epoch_steps(settings["images"], settings["batch_size"], settings["drop_remainder"])
     dataset = make_dataset(images, model.image_size, batch_size=settings["batch_size"], augment=settings["augment"],
                            seed=settings["seed"], repeat=True, fit=model.image_fit, labels=labels,
@@ -339,9 +350,12 @@ def _array_pipeline(model, images, labels, settings, initial_epoch):
 
 def _adapt_on_arrays(model, images, batch_size):
     "Adapt the normaliser on one plain pass of the images as `train`'s pipeline prepares them (resized or cropped, [0, 1])."
-    model.adapt(make_dataset(images, model.image_size, batch_size=batch_size, shuffle=False, augment=False, fit=model.image_fit))
+    if _pipeline() == "numpy":
+        model.adapt(images_at_size(images, model.image_size, model.image_fit))
+    else:
+        model.adapt(make_dataset(images, model.image_size, batch_size=batch_size, shuffle=False, augment=False, fit=model.image_fit))
 
-# %% ../nbs/09_runs.ipynb #0687c92d
+# %% ../nbs/09_runs.ipynb #d48f6e51
 def train(model, data, run_dir, epochs=10, batch_size=32, steps_per_epoch=None, augment=True, drop_remainder=False,
           seed=None, resume=True, sample_every=1, sample_count=16, sample_steps=20, sample_seed=0, kid_images=None,
           kid_every=1, kid_steps=20, kid_features="lensing", tensorboard=False, callbacks=(), verbose="auto",
@@ -436,7 +450,7 @@ def _raise_nonfinite(model, run_dir, error):
     raise NonFiniteLossError(f"{error}: {where}.", epoch=error.epoch, step=error.step, restored_epoch=restored,
                              run_dir=run_dir) from None
 
-# %% ../nbs/09_runs.ipynb #97fe99a3
+# %% ../nbs/09_runs.ipynb #51920393
 def read_log(run_dir):
     "The `log.csv` of a `train` run as a dict of numpy columns (epoch, loss, noise_loss, image_loss, kid, ...)."
     path = Path(run_dir) / "log.csv"
