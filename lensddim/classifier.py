@@ -11,13 +11,14 @@ import numpy as np
 import keras
 from keras import layers
 
-from .lensing import MODELS, SUBSTRUCTURES, check_model, simulate_lenses
-from .data import fit_images, make_dataset
+from .lensing import MODELS, SUBSTRUCTURES, check_model, positive_int, simulate_lenses
+from .data import data_seeds, fit_images, make_dataset
 
 # %% auto #0
 __all__ = ['CLASSIFIER_SIZE', 'build_classifier', 'prepare_images', 'roc_auc', 'roc_curve', 'confusion_matrix',
-           'simulate_classes', 'heldout_scores', 'train_classifier', 'classifier_path', 'shipped_classifiers',
-           'save_classifier', 'load_classifier', 'classify_lenses', 'feature_extractor', 'lensing_features']
+           'simulate_classes', 'heldout_scores', 'fit_classifier', 'train_classifier', 'classifier_path',
+           'shipped_classifiers', 'save_classifier', 'load_classifier', 'classify_lenses', 'feature_extractor',
+           'lensing_features']
 
 # %% ../nbs/02_classifier.ipynb #4587148e
 CLASSIFIER_SIZE = 64
@@ -89,23 +90,38 @@ def heldout_scores(classifier, images, labels):
                 accuracy=float(np.mean(probabilities.argmax(1) == labels)),
                 confusion=confusion_matrix(labels, probabilities.argmax(1)).tolist())
 
-def train_classifier(model="model_iii", image_size=CLASSIFIER_SIZE, n_per_class=10000, epochs=8, batch_size=128, learning_rate=2e-3,
-                     heldout_per_class=2000, seed=0, verbose=2):
-    "Train `build_classifier` on fresh simulations of `model` brought to `image_size` (see the recipe above); returns the classifier and its metadata."
-    check_model(model)
-    start = time.time()
+def fit_classifier(images, labels, image_size=CLASSIFIER_SIZE, epochs=8, batch_size=128, learning_rate=2e-3, augment="rot180", seed=0,
+                   verbose=0, steps=None, recalibrate=False):
+    """The recipe above on prepared `images` (n, image_size, image_size, 1) with class `labels` 0..2: `build_classifier`, AdamW with a
+    cosine-decayed learning rate, `epochs` passes of `batch_size` with `augment` (or `steps` optimizer steps in all, in `epochs`
+    epochs). With `recalibrate`, the batch-normalisation statistics are then measured on up to 2048 of the images with the final
+    weights (their moving averages lag a short training). Returns the trained classifier (logits)."""
     keras.utils.set_random_seed(seed)
-    images, labels = simulate_classes(model, n_per_class, seed=1000 * seed, size=image_size)
-    augment = "d4" if model == "varied" else "rot180"
     data = make_dataset(images, image_size, batch_size=batch_size, labels=labels, augment=augment, seed=seed, repeat=True)
-    steps = -(-len(images) // batch_size)
+    steps = -(-len(images) // batch_size) if steps is None else -(-positive_int("steps", steps) // epochs)
     classifier = build_classifier(image_size, widths=(16, 32, 64, 128) if image_size >= 64 else (16, 32, 64))
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, epochs * steps)
     classifier.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4),
                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     classifier.fit(data, epochs=epochs, steps_per_epoch=steps, verbose=verbose)
+    if recalibrate:
+        norms = [layer for layer in classifier._flatten_layers() if isinstance(layer, layers.BatchNormalization)]
+        momenta = [layer.momentum for layer in norms]
+        for layer in norms: layer.momentum = 0.0                  # the moving statistics become those of this one batch
+        classifier(images[np.random.default_rng(seed).permutation(len(images))[:2048]], training=True)
+        for layer, momentum in zip(norms, momenta): layer.momentum = momentum
+    return classifier
+
+def train_classifier(model="model_iii", image_size=CLASSIFIER_SIZE, n_per_class=10000, epochs=8, batch_size=128, learning_rate=2e-3,
+                     heldout_per_class=2000, seed=0, verbose=2):
+    "Train `build_classifier` on fresh simulations of `model` brought to `image_size` (see the recipe above); returns the classifier and its metadata."
+    check_model(model)
+    start = time.time()
+    images, labels = simulate_classes(model, n_per_class, seed=data_seeds("classifier", seed, 1)[0], size=image_size)
+    augment = "d4" if model == "varied" else "rot180"
+    classifier = fit_classifier(images, labels, image_size, epochs, batch_size, learning_rate, augment, seed, verbose)
     train_time = time.time() - start
-    test_images, test_labels = simulate_classes(model, heldout_per_class, seed=1000 * seed + 500, size=image_size)
+    test_images, test_labels = simulate_classes(model, heldout_per_class, seed=data_seeds("classifier_heldout", seed, 1)[0], size=image_size)
     metadata = dict(model=model, image_size=image_size, classes=list(SUBSTRUCTURES), seed=seed, n_per_class=n_per_class, epochs=epochs,
                     batch_size=batch_size, learning_rate=learning_rate, augment=augment, train_seconds=round(train_time),
                     heldout_per_class=heldout_per_class, heldout=heldout_scores(classifier, test_images, test_labels))
