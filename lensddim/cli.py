@@ -23,7 +23,7 @@ def _check_output_dir(path, force=False, what="folder", hint="pass --force to wr
         raise FileExistsError(f"{path} already exists and is not empty; {hint}")
     return path
 
-# %% ../nbs/12_cli.ipynb #30d2d7d1
+# %% ../nbs/12_cli.ipynb #906b7454
 def _renamed(old, old_value, new, new_value):
     "The value of option `new`, also when it came under its old name `old` (with a deprecation warning); both given: an error."
     if old_value is None:
@@ -145,7 +145,7 @@ def _model_record(model, source=None):
                 fit=model.image_fit, image_size=model.image_size)
 
 def sample_command(model, out, n=64, substructure=None, guidance_scale=None, steps=None, solver=None, spacing=None, eta=None,
-                   seed=0, batch_size=64, force=False):
+                   seed=0, batch_size=64, force=False, guidance_interval=None):
     """Generate `n` images (per class, for a conditional model) from `model` (a trained model, or a .keras file, run folder or
     shipped name) into `out` (samples.npy, labels.npy, sample.json, grids); returns the images and their labels (None for an
     unconditional model). Settings left at None are the model's recommended ones."""
@@ -159,7 +159,8 @@ def sample_command(model, out, n=64, substructure=None, guidance_scale=None, ste
     model = load_model(model) if source is not None else model
     if model.num_classes is None:
         if substructure is not None: raise ValueError(f"--substructure {substructure} needs a conditional model; this one is unconditional")
-        if guidance_scale is not None: raise ValueError("--guidance-scale needs a conditional model; this one is unconditional")
+        if guidance_scale is not None or guidance_interval is not None:
+            raise ValueError("--guidance-scale and --guidance-interval need a conditional model; this one is unconditional")
         labels, classes = None, []
     else:
         names = model.class_names
@@ -168,7 +169,7 @@ def sample_command(model, out, n=64, substructure=None, guidance_scale=None, ste
             raise ValueError(f"unknown substructure {substructure!r} for this model; its classes are {', '.join(names)}, or all")
         classes = names if substructure == "all" else [substructure]
         labels = np.repeat([names.index(c) for c in classes], n).astype(np.int32)
-    settings = model.sampling_settings(steps, solver, spacing, eta, guidance_scale, labels)
+    settings = model.sampling_settings(steps, solver, spacing, eta, guidance_scale, labels, guidance_interval)
     images = model.generate(n if labels is None else len(labels), labels=labels, seed=seed, batch_size=batch_size, **settings)
     out.mkdir(parents=True, exist_ok=True)
     np.save(out / "samples.npy", images[..., 0].astype(np.float32))
@@ -179,7 +180,7 @@ def sample_command(model, out, n=64, substructure=None, guidance_scale=None, ste
     (out / "sample.json").write_text(json.dumps(dict(_model_record(model, source), n=n, seed=seed, **settings), indent=1))
     return images, labels
 
-# %% ../nbs/12_cli.ipynb #6babcdc7
+# %% ../nbs/12_cli.ipynb #1362d814
 def evaluate_command(source, data, features="lensing", simulation=None, n=None, steps=None, seed=0, out=None, subsets=100,
                      subset_size=1000, allow_pickle=False, force=False, model=None):
     """Score generated lenses (`source`: a sample folder of `lensddim sample`, a .npy file, or a model to generate from) against the
@@ -303,6 +304,8 @@ def _parser():
     m.add_argument("--substructure", default=None, help="conditional models: a class of the model, or all (default: all)")
     m.add_argument("--guidance-scale", type=float, default=None,
                    help="classifier-free guidance, conditional models: 0 unconditional, 1 conditional, > 1 guided (default: the model's recommended)")
+    m.add_argument("--guidance-interval", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
+                   help="guide only at noise levels σ (noise/signal rate) in (LOW, HIGH] (default: the model's recommended, else everywhere)")
     m.add_argument("--steps", type=int, default=None, help="sampling steps (default: the model's recommended, else 20)")
     m.add_argument("--solver", default=None, choices=list(SOLVERS), help="sampler, chapter 07 (default: the model's recommended, else ddim)")
     m.add_argument("--spacing", default=None, choices=list(SPACINGS),

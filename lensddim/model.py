@@ -50,7 +50,7 @@ def min_snr_weights(signal_rates, noise_rates, prediction="noise", gamma=5.0):
         return clipped / (snr + 1.0)
     return clipped
 
-# %% ../nbs/08_model.ipynb #188a3b1f
+# %% ../nbs/08_model.ipynb #ea624523
 class EMA:
     """The exponential moving average of a network's weights, stepped once after each optimizer update:
     w̄ ← d·w̄ + (1 − d)·w, with d = min(`decay`, (1 + k)/(10 + k)) at the k-th update when `warmup` (diffusers' EMAModel)."""
@@ -182,7 +182,7 @@ class DiffusionModel(keras.Model):
 _SEED_STATE = "seed_generator_state"
 INTENSITIES = ("linear", "sqrt")
 PRECISIONS = {"float32": "float32", "bfloat16": "mixed_bfloat16"}   # name → Keras dtype policy of the U-Nets
-SAMPLING_KEYS = ("steps", "solver", "spacing", "eta", "guidance_scale")
+SAMPLING_KEYS = ("steps", "solver", "spacing", "eta", "guidance_scale", "guidance_interval")
 
 @contextlib.contextmanager
 def _dtype_policy(policy):
@@ -204,6 +204,15 @@ def _check_class_names(class_names, num_classes):
                          f"got {names!r}.")
     return names
 
+def _check_interval(interval, num_classes):
+    "A guidance interval as a list [low, high] of σ = noise rate / signal rate, 0 <= low < high, or a ValueError."
+    ok = (num_classes is not None and isinstance(interval, (tuple, list)) and len(interval) == 2
+          and all(isinstance(v, (int, float)) and v >= 0 for v in interval) and interval[0] < interval[1])
+    if not ok:
+        raise ValueError(f"guidance_interval must be a pair (low, high) of noise levels σ = noise rate / signal rate with "
+                         f"0 <= low < high, on a conditional model; got {interval!r}")
+    return [float(interval[0]), float(interval[1])]
+
 def _check_sampling(sampling, num_classes, schedule):
     "The recommended sampling settings as a dict of `SAMPLING_KEYS`, or a ValueError naming an unknown key or a bad value."
     sampling = dict(sampling or {})
@@ -217,6 +226,8 @@ def _check_sampling(sampling, num_classes, schedule):
         if num_classes is None or not (isinstance(g, (int, float)) and math.isfinite(g) and g >= 0):
             raise ValueError(f"sampling['guidance_scale'] needs a conditional model and a number >= 0, got {g!r}.")
         sampling["guidance_scale"] = float(g)
+    if sampling.get("guidance_interval") is not None:
+        sampling["guidance_interval"] = _check_interval(sampling["guidance_interval"], num_classes)
     if "solver" in sampling:
         solver_settings(sampling["solver"], schedule, sampling.get("eta"), sampling.get("spacing"))   # its own checks and messages
     return sampling
@@ -469,22 +480,28 @@ def _sampling_labels(self: DiffusionModel, labels, n, guidance_scale):
     return labels
 
 @patch
-def _predictor(self: DiffusionModel, guidance_scale):
+def _predictor(self: DiffusionModel, guidance_scale, guidance_interval=None):
     """The `predict(noisy_images, signal_rates, noise_rates, labels=None)` callable `sample` wants: the EMA network's answer
-    (`_network_output`), guided. One callable per guidance scale is kept, so the sampler's compiled walk is traced once per
-    shape, not at every call."""
-    key = float(guidance_scale)
+    (`_network_output`), guided with `guidance_scale` at the noise levels σ = noise/signal rate inside `guidance_interval` (low, high]
+    (None: at every level) and plain conditional elsewhere. One callable per setting is kept, so the sampler's compiled walk is
+    traced once per shape, not at every call."""
+    key = (float(guidance_scale), None if guidance_interval is None else tuple(map(float, guidance_interval)))
     cache = self.__dict__.setdefault("_predictor_cache", {})
     if key in cache:
         return cache[key]
+    scale, interval = key
 
     def predict(noisy_images, signal_rates, noise_rates, labels=None):
-        if labels is None or key == 1.0:
+        if labels is None or scale == 1.0:
             return self._network_output(noisy_images, noise_rates, labels)
         both = self._network_output(ops.concatenate([noisy_images] * 2), ops.concatenate([noise_rates] * 2),
                                     ops.concatenate([ops.cast(labels, "int32"), ops.full_like(labels, self.num_classes, "int32")]))
         conditional, unconditional = ops.split(both, 2)
-        return unconditional + key * (conditional - unconditional)
+        weight = scale
+        if interval is not None:
+            sigma = noise_rates / ops.maximum(signal_rates, 1e-12)
+            weight = ops.where(ops.logical_and(sigma > interval[0], sigma <= interval[1]), scale, 1.0)
+        return unconditional + weight * (conditional - unconditional)
 
     if len(cache) >= 8:
         cache.pop(next(iter(cache)))
@@ -492,10 +509,12 @@ def _predictor(self: DiffusionModel, guidance_scale):
     return predict
 
 @patch
-def sampling_settings(self: DiffusionModel, steps=None, solver=None, spacing=None, eta=None, guidance_scale=None, labels=None):
+def sampling_settings(self: DiffusionModel, steps=None, solver=None, spacing=None, eta=None, guidance_scale=None, labels=None,
+                      guidance_interval=None):
     """The settings `generate` samples with, decided in one place: each one given, else the model's recommended `sampling`
     (its η and ladder only with its own solver), else the library's default (20 steps of "ddim", guidance 1); η and the ladder
-    of the solver from `lensddim.sampler.solver_settings`. Guidance applies only with labels (else 1)."""
+    of the solver from `lensddim.sampler.solver_settings`. Guidance applies only with labels (else 1), at every noise level unless a
+    `guidance_interval` is given or recommended."""
     recommended = dict(self.sampling)
     if solver is not None and solver != recommended.get("solver", "ddim"):
         recommended.pop("eta", None), recommended.pop("spacing", None)
@@ -505,11 +524,12 @@ def sampling_settings(self: DiffusionModel, steps=None, solver=None, spacing=Non
                                    recommended.get("spacing") if spacing is None else spacing)
     if guidance_scale is None:
         guidance_scale = recommended.get("guidance_scale", 1.0) if labels is not None else 1.0
-    return dict(steps=steps, solver=solver, spacing=spacing, eta=eta, guidance_scale=float(guidance_scale))
+    interval = recommended.get("guidance_interval") if guidance_interval is None else _check_interval(guidance_interval, self.num_classes)
+    return dict(steps=steps, solver=solver, spacing=spacing, eta=eta, guidance_scale=float(guidance_scale), guidance_interval=interval)
 
 @patch
 def generate(self: DiffusionModel, n, steps=None, solver=None, spacing=None, eta=None, seed=None, labels=None,
-             guidance_scale=None, batch_size=64, clip=False, return_trajectory=False, verbose="auto"):
+             guidance_scale=None, guidance_interval=None, batch_size=64, clip=False, return_trajectory=False, verbose="auto"):
     """Sample `n` images in [0, 1] (numpy, (n, H, W, C)) with `lensddim.sampler.sample` on the EMA network.
 
     Settings left at None are the model's recommended ones (its `sampling`), else the library's (`sampling_settings`):
@@ -522,14 +542,15 @@ def generate(self: DiffusionModel, n, steps=None, solver=None, spacing=None, eta
     - `labels` (None) and `guidance_scale`, conditional models only: one label or `n` labels in 0..num_classes-1 (None:
       unconditional); classifier-free guidance ε = ε_uncond + w·(ε_cond − ε_uncond), where w = 1 is plain conditional sampling
       and w = 0 unconditional (None: the model's recommended w with labels, 1 without). A `guidance_scale` other than 1 without
-      labels, or on an unconditional model, is refused.
+      labels, or on an unconditional model, is refused. `guidance_interval` (low, high): guide only at noise levels
+      σ = noise rate / signal rate in (low, high], plain conditional elsewhere (Kynkäänniemi et al. 2024); None: everywhere.
     - `batch_size` (64): images per network batch (guidance doubles it).
     - `clip` (False): clip the predicted clean images to the data range [0, 1] at every step, which can help with few steps.
     - `return_trajectory` (False): also return `{"noisy": (steps+1, n, H, W, C), "denoised": (calls, n, H, W, C)}`,
       the images at every level and the clean-image predictions made on the way, in data units clipped to [0, 1].
     - `verbose` ("auto"): a progress bar once a generation has taken more than 3 s; 1/True always, 0/False never."""
     n, batch_size, seed = positive_int("n", n), positive_int("batch_size", batch_size), check_seed(seed)
-    settings = self.sampling_settings(steps, solver, spacing, eta, guidance_scale, labels)
+    settings = self.sampling_settings(steps, solver, spacing, eta, guidance_scale, labels, guidance_interval)
     labels = self._sampling_labels(labels, n, settings["guidance_scale"])
     shape = (n, self.image_size, self.image_size, self.channels)
     initial_noise = ops.convert_to_numpy(keras.random.normal(shape, seed=seed))
@@ -539,7 +560,7 @@ def generate(self: DiffusionModel, n, steps=None, solver=None, spacing=None, eta
         mean = float(np.mean(ops.convert_to_numpy(self.normalizer.mean)))
         std = float(np.sqrt(np.mean(ops.convert_to_numpy(self.normalizer.variance))))
         clip_range = ((0.0 - mean) / std, (1.0 - mean) / std)
-    out = sample(self._predictor(settings["guidance_scale"]), initial_noise, signal_rates, noise_rates, solver=settings["solver"],
+    out = sample(self._predictor(settings["guidance_scale"], settings["guidance_interval"]), initial_noise, signal_rates, noise_rates, solver=settings["solver"],
                  prediction=self.prediction, eta=settings["eta"], clip=clip_range, seed=None if seed is None else seed + 1,
                  return_trajectory=return_trajectory, batch_size=batch_size, verbose=verbose, labels=labels)
     if return_trajectory:
