@@ -22,15 +22,16 @@ second / first generate.
 Where no accelerator is found (or with `--tiny`) it says so and runs at tiny sizes (16 px, widths 8-16, a few steps) that
 finish in well under a minute on a CPU: a check that the script works, not a measurement.
 
-    KERAS_BACKEND=jax python bench/gpu.py --tiny                     # CPU check (~20-30 s on one core)
+    KERAS_BACKEND=jax python bench/gpu.py --tiny                     # CPU check (about 25 s on one core)
     KERAS_BACKEND=jax python bench/gpu.py --sizes 64 --precisions bfloat16 --batch 128
     KERAS_BACKEND=tensorflow python bench/gpu.py --tiny              # the TensorFlow backend works too
 
 On a GPU machine without network access and without TensorFlow (such as the H200 of the device tool: Python 3.12 with JAX
-and CUDA, but no keras, optree, namex or fastcore). It needs only JAX and four wheels: importing `lensddim.model`,
-`DiffusionModel.fit` on numpy arrays and `generate` import no TensorFlow under KERAS_BACKEND=jax (the table's header
-line says so). On a machine with network access, in the repository's root, fetch the wheels once (keras, namex, fastcore
-are pure Python; optree is built for CPython 3.12), into a folder git ignores:
+and CUDA, but no keras, optree, namex or fastcore), it needs only JAX and four wheels: importing `lensddim.model`,
+`DiffusionModel.fit` on numpy arrays and `generate` import no TensorFlow under KERAS_BACKEND=jax (the line above the
+table says so). On a machine with network access, in the repository's root, fetch the wheels once (the versions this
+repository is tested with; keras, namex and fastcore are pure Python, optree is built for CPython 3.12) into a folder
+git ignores:
 
     echo /.whl/ >> .git/info/exclude
     python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
@@ -45,9 +46,10 @@ device tool: carry `.whl`), in the repository's root:
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
       && export PYTHONPATH=/tmp/site:. KERAS_BACKEND=jax PYTHONUNBUFFERED=1 && python3 bench/gpu.py
 
-With the defaults it should take about 3 minutes on an H200 (an estimate, not yet measured there: XLA's compilations,
-three trainers and six sampling walks per size, take most of it; the timed work itself is seconds); keep a timeout of
-10 minutes. Smaller: `--sizes 64`, `--calls 20`, `--precisions bfloat16`.
+With the defaults it should take 3 to 4 minutes on an H200. That is an estimate, not yet measured there: XLA's
+compilations (per size three trainers, about 5-10 s each on a CPU, and six sampling walks, about 2 s each) take most of
+it, the timed work itself is seconds. Progress lines with the time so far come first, the table at the end; give the
+command a timeout of 10 minutes. Shorter: `--sizes 64`, `--calls 20`, `--precisions bfloat16`.
 """
 import os
 os.environ.setdefault("KERAS_BACKEND", "jax")   # the accelerator machine has JAX and no TensorFlow
@@ -66,7 +68,7 @@ from lensddim.model import PRECISIONS, DiffusionModel
 from lensddim.sampler import network_calls, sampling_rates
 from lensddim.unet import build_unet
 
-FULL = dict(sizes=[32, 64], widths=[32, 64, 96, 128], block_depth=2, batch=64, steps=50, warmup=2, rounds=3,
+FULL = dict(sizes=[32, 64], widths=[32, 64, 96, 128], block_depth=2, batch=64, steps=100, warmup=2, rounds=3,
             calls=[10, 20, 50], sample_n=256, matmul_n=8192)
 TINY = dict(sizes=[16], widths=[8, 16], block_depth=1, batch=8, steps=3, warmup=1, rounds=2,
             calls=[4, 8], sample_n=8, matmul_n=256)
@@ -330,9 +332,11 @@ def main(argv=None):
             model = DiffusionModel(image_size=size, widths=widths, block_depth=depth, precision=precision, seed=0)
             trainers[("lensddim", precision)] = model.adapt(images)
         trainers[("reference", "float32")] = ReferenceDDIM(size, widths, depth).adapt(images)
-        for model in trainers.values():
+        for (name, precision), model in trainers.items():
             model.compile(optimizer=keras.optimizers.AdamW(learning_rate=1e-3, weight_decay=1e-4))
-            fit_seconds(model, images[:batch * settings["warmup"]], batch)    # trace, compile, warm up
+            seconds = fit_seconds(model, images[:batch * settings["warmup"]], batch)    # trace, compile, warm up
+            print(f"  {size} px {name} {precision}: first fit (tracing, compiling) {seconds:.1f} s; "
+                  f"{time.perf_counter() - started:.0f} s so far", flush=True)
         seconds = {key: [] for key in trainers}
         for _ in range(settings["rounds"]):
             for key, model in trainers.items():
@@ -347,6 +351,7 @@ def main(argv=None):
         print(f"{size} px: training {flops / 1e9:.3f} GFLOP per image ({method}; counted multiply-adds x 6: "
               f"{counted_flops_per_image(network) / 1e9:.3f}), a network call {inference / 1e9:.3f} GFLOP per image", flush=True)
         rate = {key: len(images) / float(np.median(s)) for key, s in seconds.items()}
+        print(f"  {size} px training img/s: " + ", ".join(f"{n} {p} {r:.1f}" for (n, p), r in rate.items()), flush=True)
         for (name, precision), value in rate.items():
             rows.append((size, name, precision, "train", value, None, None, flops, value * flops))
         for precision in args.precisions:
@@ -354,6 +359,8 @@ def main(argv=None):
             for calls in settings["calls"]:
                 first, second = generate_seconds(model, settings["sample_n"], steps_for_calls(model, calls))
                 value = settings["sample_n"] / second
+                print(f"  {size} px {precision} generate@{calls}: 1st call {first:.2f} s, 2nd {second:.3f} s; "
+                      f"{time.perf_counter() - started:.0f} s so far", flush=True)
                 rows.append((size, "lensddim", precision, f"generate@{calls}", value, settings["sample_n"] / first,
                              first / second, inference * calls, value * inference * calls))
         ratios.append((size, {p: rate[("lensddim", p)] / rate[("reference", "float32")] for p in args.precisions}))
