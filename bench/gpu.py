@@ -114,7 +114,7 @@ class ReferenceDDIM(keras.Model):
             return self._jax_train_step(*args)
         import tensorflow as tf
         with tf.GradientTape() as tape:
-            loss = self.noise_loss(args[0])
+            loss = self.noise_loss(keras.utils.unpack_x_y_sample_weight(args[0])[0])
         gradients = tape.gradient(loss, self.network.trainable_weights)
         self.optimizer.apply_gradients(zip(gradients, self.network.trainable_weights))
         self.ema_update()
@@ -124,6 +124,7 @@ class ReferenceDDIM(keras.Model):
         "The same step on values: JAX's trainer passes the variables' values in and out as `state`."
         import jax
         trainable, non_trainable, optimizer_variables, metrics_variables = state
+        images = keras.utils.unpack_x_y_sample_weight(images)[0]
 
         def scoped(fn, trainable, non_trainable):   # run `fn` on these values; the non-trainable values after it
             mapping = [*zip(self.trainable_variables, trainable), *zip(self.non_trainable_variables, non_trainable)]
