@@ -23,7 +23,7 @@ def _check_output_dir(path, force=False, what="folder", hint="pass --force to wr
         raise FileExistsError(f"{path} already exists and is not empty; {hint}")
     return path
 
-# %% ../nbs/12_cli.ipynb #906b7454
+# %% ../nbs/12_cli.ipynb #22d74ba9
 def _renamed(old, old_value, new, new_value):
     "The value of option `new`, also when it came under its old name `old` (with a deprecation warning); both given: an error."
     if old_value is None:
@@ -160,7 +160,7 @@ def sample_command(model, out, n=64, substructure=None, guidance_scale=None, ste
     if model.num_classes is None:
         if substructure is not None: raise ValueError(f"--substructure {substructure} needs a conditional model; this one is unconditional")
         if guidance_scale is not None or guidance_interval is not None:
-            raise ValueError("--guidance-scale and --guidance-interval need a conditional model; this one is unconditional")
+            raise ValueError("--guidance-scale or --guidance-interval: guidance needs a conditional model; this one is unconditional")
         labels, classes = None, []
     else:
         names = model.class_names
@@ -180,7 +180,7 @@ def sample_command(model, out, n=64, substructure=None, guidance_scale=None, ste
     (out / "sample.json").write_text(json.dumps(dict(_model_record(model, source), n=n, seed=seed, **settings), indent=1))
     return images, labels
 
-# %% ../nbs/12_cli.ipynb #1362d814
+# %% ../nbs/12_cli.ipynb #959efdc6
 def evaluate_command(source, data, features="lensing", simulation=None, n=None, steps=None, seed=0, out=None, subsets=100,
                      subset_size=1000, allow_pickle=False, force=False, model=None):
     """Score generated lenses (`source`: a sample folder of `lensddim sample`, a .npy file, or a model to generate from) against the
