@@ -41,12 +41,13 @@ def main():
     ap.add_argument("--lt-n", type=int, default=20, help="images made by the lenstronomy recipe per model and class")
     ap.add_argument("--workers", type=int, default=2, help="threads for the wall-clock simulate_lenses column")
     ap.add_argument("--repeats", type=int, default=3, help="timing repeats (best is kept)")
+    ap.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS), help="models to measure (default: all)")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
     deeplensesim_recipe(sample_lens_params(1, seed=0), "model_iii")          # warm up lenstronomy's imports
     wall, cpu = time.perf_counter, time.process_time
     rows = []
-    for model in MODELS:
+    for model in args.models:
         n = args.n if MODELS[model]["size"] <= 64 else max(args.n // 4, 1)
         for sub in SUBSTRUCTURES:
             params = sample_lens_params(n, sub, model, seed=0)
