@@ -4,7 +4,8 @@
 
 # %% ../nbs/00_lensing.ipynb #3548c53a
 from __future__ import annotations
-import os, math, operator
+import os, math, operator, functools
+from dataclasses import dataclass
 from concurrent.futures import ThreadPoolExecutor
 import threading
 import numpy as np
@@ -12,11 +13,12 @@ import numpy as np
 # %% auto #0
 __all__ = ['G_SI', 'C_SI', 'MSUN_KG', 'MPC_M', 'ARCSEC_PER_RAD', 'DEEPLENSE_ARCSEC_PER_RAD', 'DISTANCES', 'MODELS',
            'DEEPLENSE_MODELS', 'LENS_PARAM_KEYS', 'SUBSTRUCTURES', 'DEEPLENSE_SETTINGS', 'LENS_DEFAULTS', 'NOISES',
-           'comoving_distance', 'angular_diameter_distances', 'einstein_radius', 'deflection_scale',
-           'ellipticity_to_angle_ratio', 'sie_constants', 'sie_deflection', 'shear_deflection', 'point_mass_deflection',
-           'sersic_ellipse', 'sersic_total_flux', 'magnitude_to_amplitude', 'gaussian_kernels', 'gaussian_blur',
-           'positive_int', 'check_model', 'image_geometry', 'pixel_grid', 'render_lenses', 'sample_power_law',
-           'axion_mass_to_length', 'sample_lens_params', 'band_background_rms', 'simulate_lenses', 'lenstronomy_images']
+           'SMOOTH_FIT_MIN_SIZE', 'comoving_distance', 'angular_diameter_distances', 'einstein_radius',
+           'deflection_scale', 'ellipticity_to_angle_ratio', 'sie_constants', 'sie_deflection', 'shear_deflection',
+           'point_mass_deflection', 'sersic_ellipse', 'sersic_total_flux', 'magnitude_to_amplitude', 'gaussian_kernels',
+           'gaussian_blur', 'positive_int', 'check_model', 'image_geometry', 'pixel_grid', 'render_lenses',
+           'sample_power_law', 'axion_mass_to_length', 'sample_lens_params', 'band_background_rms', 'simulate_lenses',
+           'lenstronomy_images', 'SmoothLensFit', 'fit_smooth_lens', 'smooth_lens_residuals']
 
 # %% ../nbs/00_lensing.ipynb #2458f88b
 G_SI = 6.67430e-11              # gravitational constant, m^3 kg^-1 s^-2 (CODATA 2018)
@@ -655,3 +657,148 @@ def lenstronomy_images(params, model="model_iii", size=None, field_of_view=None)
         out[i] = image_model.image(kwargs_lens=kwargs_lens, kwargs_source=[dict(source, amp=g("source_amp"))],
                                    kwargs_lens_light=kwargs_light if has_light else None)
     return out
+
+# %% ../nbs/00_lensing.ipynb #3b305a61
+SMOOTH_FIT_MIN_SIZE = 16     # pixels per side: below it the arcs of every model blur into a few pixels
+
+@dataclass
+class SmoothLensFit:
+    """Best smooth (no_sub) lens of a DeepLense model for each of n images: `image ≈ scale · render(source_x, source_y) + offset`.
+
+    `source_x`, `source_y` (n,): the best source position, arcsec; `scale`, `offset` (n,): the brightness fit (linear least squares);
+    `fit` (n, H, W): the smooth image; `residual` (n, H, W): image − fit; `relative_residual` (n,): ‖image − fit‖ / ‖image‖ over each image's pixels."""
+    source_x: np.ndarray
+    source_y: np.ndarray
+    scale: np.ndarray
+    offset: np.ndarray
+    fit: np.ndarray
+    residual: np.ndarray
+    relative_residual: np.ndarray
+
+    def __len__(self): return len(self.relative_residual)
+
+def _smooth_renderer(model, size):
+    """`render(x, y)`: `model`'s no_sub images (m, size, size), float64, with the source at (x[i], y[i]) arcsec, rendered at the model's size and
+    brought to `size` by the data pipeline's `fit_images(..., fit="resize")`."""
+    from lensddim.data import fit_images
+    base = sample_lens_params(1, "no_sub", model, seed=0)
+    native, pixel_scale, truncation = image_geometry(model)
+    chunk = _chunk(None, native)
+    def render(x, y):
+        p = {k: np.repeat(np.asarray(v), len(x), axis=0) for k, v in base.items()}
+        p["source_x"], p["source_y"] = np.asarray(x, np.float64), np.asarray(y, np.float64)
+        out = np.empty((len(x), native, native))
+        for i in range(0, len(x), chunk): out[i:i + chunk] = _render_chunk(p, slice(i, i + chunk), native, pixel_scale, truncation)
+        return out if size == native else fit_images(out, size, "resize")
+    return render
+
+@functools.lru_cache(maxsize=8)
+def _smooth_grid(model, size, grid):
+    """The coarse grid of `model`'s no_sub images at `size` px, `grid` × `grid` source positions over the prior, cached and read-only:
+    positions x (K,), y (K,), the images minus their means, flattened (K, size²), and their squared norms (K,)."""
+    lo, hi = DEEPLENSE_SETTINGS["source_position"]
+    gx, gy = (a.ravel() for a in np.meshgrid(np.linspace(lo, hi, grid), np.linspace(lo, hi, grid)))
+    R = _smooth_renderer(model, size)(gx, gy).reshape(len(gx), -1)
+    R -= R.mean(axis=1, keepdims=True)
+    out = (gx, gy, R, np.einsum("kp,kp->k", R, R))
+    for a in out: a.flags.writeable = False
+    return out
+
+# %% ../nbs/00_lensing.ipynb #ef14d3e1
+def _profile(Yc, R):
+    """Linear least squares of the mean-subtracted images `Yc` (m, P) on renders `R` (m, ...): the scale a (m,), the residual
+    Yc − a (R − mean R) (m, P) and its squared norm (m,). (The offset b = mean Y − a mean R follows.)"""
+    R = R.reshape(len(R), -1)
+    Rc = R - R.mean(axis=1, keepdims=True)
+    a = np.einsum("mp,mp->m", Yc, Rc) / np.einsum("mp,mp->m", Rc, Rc)
+    res = Yc - a[:, None] * Rc
+    return a, res, np.einsum("mp,mp->m", res, res)
+
+def _listed(idx): return f"{idx[:10].tolist()}{' ...' if len(idx) > 10 else ''}"
+
+def _check_smooth_input(images, model):
+    "`images` as float64 (n, H, W) if a smooth-lens fit of `model` can be made, else a ValueError naming the problem."
+    check_model(model)
+    if model == "varied":
+        raise ValueError("model='varied' has no fixed lens (every system draws its own Einstein radius, ellipticity, shear, PSF and lens light), "
+                         f"so its no_sub images are not a family of source positions; fit_smooth_lens needs one of {', '.join(DEEPLENSE_MODELS)}")
+    images = np.asarray(images, dtype=np.float64)
+    if images.ndim == 4:
+        if images.shape[-1] != 1: raise ValueError(f"images must have one channel, (n, H, W, 1); got shape {images.shape}")
+        images = images[..., 0]
+    if images.ndim != 3: raise ValueError(f"images must be (n, H, W) or (n, H, W, 1); got shape {images.shape} (one image: pass image[None])")
+    n, H, W = images.shape
+    if n == 0: raise ValueError("no images to fit (n = 0)")
+    if H != W: raise ValueError(f"images must be square (the model's field resampled to H × H pixels); got {H} × {W}")
+    if H < SMOOTH_FIT_MIN_SIZE:
+        raise ValueError(f"images of {H} px are too small for a smooth-lens fit: the smallest size is {SMOOTH_FIT_MIN_SIZE} px")
+    bad = np.flatnonzero(~np.isfinite(images).all(axis=(1, 2)))
+    if bad.size: raise ValueError(f"images {_listed(bad)} hold NaN or infinite values")
+    flat = np.flatnonzero(np.ptp(images, axis=(1, 2)) <= 1e-12 * np.abs(images).max(axis=(1, 2)))
+    if flat.size:
+        zero = flat[~images[flat].any(axis=(1, 2))]
+        const = np.setdiff1d(flat, zero)
+        parts = ([f"images {_listed(zero)} are zero everywhere (norm 0)"] if zero.size else []) + \
+                ([f"images {_listed(const)} are constant"] if const.size else [])
+        raise ValueError("; ".join(parts) + ": a constant image has no structure to fit, so its relative residual would mean nothing")
+    return images
+
+# %% ../nbs/00_lensing.ipynb #62946175
+def fit_smooth_lens(images, model="model_iii", grid=15, max_iter=30, tol=1e-6, chunk_size=256):
+    """Fit each of `images` (n, H, W) or (n, H, W, 1), H = W >= 16, by the smooth (no_sub) lens of DeepLense's `model` (`DEEPLENSE_SETTINGS`'s lens):
+    `image ≈ scale · render(source_x, source_y) + offset`, the render made at the model's size and resized to H px as the data pipeline does
+    (`lensddim.data.fit_images`, `fit="resize"`). Returns a `SmoothLensFit` (source position, scale, offset, fit, residual map, relative residual).
+
+    `grid` × `grid` source positions over the prior (rendered once per model and size, cached) give each image its start; then Levenberg–Marquardt
+    steps on the two coordinates, with scale and offset solved linearly at each, until a step is below `tol` arcsec or after `max_iter` steps.
+    `chunk_size` images are fitted at a time (memory); it does not change the result."""
+    images = _check_smooth_input(images, model)
+    grid, max_iter, chunk_size = positive_int("grid", grid), positive_int("max_iter", max_iter), positive_int("chunk_size", chunk_size)
+    n, size, _ = images.shape
+    render = _smooth_renderer(model, size)
+    gx, gy, G, gnorm2 = _smooth_grid(model, size, grid)
+    Y = images.reshape(n, -1)
+    out = {k: np.empty(n) for k in ("source_x", "source_y", "scale", "offset")}
+    fit = np.empty_like(Y)
+    h = 1e-6                                                        # finite-difference step, arcsec
+    for s in range(0, n, chunk_size):
+        sl = slice(s, min(s + chunk_size, n))
+        mean = Y[sl].mean(axis=1, keepdims=True)
+        Yc = Y[sl] - mean
+        C = Yc @ G.T                                                # (m, K): every image against every grid image
+        k = np.argmax(C * np.abs(C) / gnorm2, axis=1)               # least residual a²|r|² = C²/|r|², with a positive scale a
+        x, y = gx[k].copy(), gy[k].copy()
+        R = render(x, y).reshape(len(x), -1)
+        a, res, cost = _profile(Yc, R)
+        lam, active = np.full(len(x), 1e-3), np.arange(len(x))
+        for _ in range(max_iter):
+            if not active.size: break
+            ya, xa, yy, r, l = Yc[active], x[active], y[active], res[active], lam[active]
+            Jx = (_profile(ya, render(xa + h, yy))[1] - r) / h       # derivatives of the residual with a, b profiled out
+            Jy = (_profile(ya, render(xa, yy + h))[1] - r) / h
+            axx, axy, ayy = (np.einsum("mp,mp->m", u, v) for u, v in ((Jx, Jx), (Jx, Jy), (Jy, Jy)))
+            gxr, gyr = np.einsum("mp,mp->m", Jx, r), np.einsum("mp,mp->m", Jy, r)
+            bxx, byy = axx * (1 + l), ayy * (1 + l)                   # Marquardt's damping of the 2 × 2 normal equations
+            det = bxx * byy - axy**2
+            ok = det > 0
+            det = np.where(ok, det, 1.0)
+            dx, dy = np.where(ok, -(byy * gxr - axy * gyr) / det, 0.0), np.where(ok, -(bxx * gyr - axy * gxr) / det, 0.0)
+            nR = render(xa + dx, yy + dy).reshape(len(xa), -1)
+            na, nres, ncost = _profile(ya, nR)
+            better = ok & (ncost < cost[active])
+            i = active[better]
+            x[i] += dx[better]; y[i] += dy[better]; a[i] = na[better]; res[i] = nres[better]; cost[i] = ncost[better]; R[i] = nR[better]
+            lam[active] = np.where(better, l / 10, l * 10)
+            done = (better & (np.hypot(dx, dy) < tol)) | (lam[active] > 1e8)
+            active = active[~done]
+        b = mean[:, 0] - a * R.mean(axis=1)
+        fit[sl] = a[:, None] * R + b[:, None]
+        out["source_x"][sl], out["source_y"][sl], out["scale"][sl], out["offset"][sl] = x, y, a, b
+    fit = fit.reshape(images.shape)
+    residual = images - fit
+    relative = np.linalg.norm(residual.reshape(n, -1), axis=1) / np.linalg.norm(Y, axis=1)
+    return SmoothLensFit(**out, fit=fit, residual=residual, relative_residual=relative)
+
+def smooth_lens_residuals(images, model="model_iii", **kwargs):
+    "The relative residual ‖image − fit‖ / ‖image‖ of each image's best smooth lens, shape (n,): `fit_smooth_lens(images, model, **kwargs).relative_residual`."
+    return fit_smooth_lens(images, model, **kwargs).relative_residual
