@@ -853,6 +853,7 @@ def fit_smooth_lens(images, model="model_iii", grid=15, max_iter=30, tol=1e-6, c
     `chunk_size` images are fitted at a time (memory); it does not change the result."""
     images = _check_smooth_input(images, model)
     grid, max_iter, chunk_size = positive_int("grid", grid), positive_int("max_iter", max_iter), positive_int("chunk_size", chunk_size)
+    if not (isinstance(tol, (int, float, np.floating)) and tol > 0): raise ValueError(f"tol must be a positive number (arcsec), got {tol!r}")
     n, size, _ = images.shape
     render = _smooth_renderer(model, size)
     gx, gy, G, gnorm2 = _smooth_grid(model, size, grid)
