@@ -621,6 +621,7 @@ def sample_poisson(rng, lam):
     """Exact Poisson draws (float64, the shape of `lam`) of mean max(lam, 0) from the generator `rng`: 0 where lam <= 0, table inversion below
     `POISSON_TABLE_MAX`, numpy's sampler from there. The same generator state gives the same draws."""
     flat = np.asarray(lam, dtype=np.float64).ravel()
+    if np.isnan(flat).any(): raise ValueError(f"Poisson means must not be NaN ({np.isnan(flat).sum()} of {flat.size} are)")
     out = np.zeros(flat.shape)
     pos = np.flatnonzero(flat > 0)
     L = flat[pos]
@@ -791,9 +792,10 @@ def _smooth_renderer(model, size):
         return out if size == native else fit_images(out, size, "resize")
     return render
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=4)
 def _smooth_grid(model, size, grid):
-    """The coarse grid of `model`'s no_sub images at `size` px, `grid` × `grid` source positions over the prior, cached and read-only:
+    """The coarse grid of `model`'s no_sub images at `size` px, `grid` × `grid` source positions over the prior, cached (the last 4; 7 MB each at
+    64 px and the default grid) and read-only:
     positions x (K,), y (K,), the images minus their means, flattened (K, size²), and their squared norms (K,)."""
     lo, hi = DEEPLENSE_SETTINGS["source_position"]
     gx, gy = (a.ravel() for a in np.meshgrid(np.linspace(lo, hi, grid), np.linspace(lo, hi, grid)))
