@@ -353,8 +353,8 @@ def _run_chunks(fn, n, chunk_size, workers):
     with ThreadPoolExecutor(workers) as pool: return list(pool.map(fn, slices))
 
 def _chunk(chunk_size, size):
-    "Images per chunk: given (a positive integer), or about 2**16 pixels (a few 0.5 MB arrays, which stay in the CPU cache)."
-    return max(1, 2**16 // size**2) if chunk_size is None else positive_int("chunk_size", chunk_size)
+    "Images per chunk: given (a positive integer), or the count nearest 2**16 pixels (a few 0.5 MB arrays, which stay in the CPU cache)."
+    return max(1, round(2**16 / size**2)) if chunk_size is None else positive_int("chunk_size", chunk_size)
 
 def render_lenses(params, model="model_iii", size=None, field_of_view=None, chunk_size=None, workers=None):
     """Noise-free lensed images (float64, shape (n, size, size)) of the systems in `params`, in lenstronomy's units (surface brightness × pixel area).
@@ -649,8 +649,8 @@ def _add_noise(img, params, sl, seeds, model, noise, pixel_scale):
         out = np.empty_like(img)
         for i, s in enumerate(seeds):     # t (I + n_P + n_B) = tI + sqrt(t|I| + (t rms)^2) z: the two Gaussians drawn as one
             g = np.random.default_rng(s)
-            lam = np.abs(img[i]); lam *= t[i]; lam += (t[i] * rms[i])**2; np.sqrt(lam, out=lam)
-            lam *= g.standard_normal(img[i].shape); lam += t[i] * img[i]
+            lam = np.multiply(img[i], t[i]); sd = np.abs(lam); sd += (t[i] * rms[i])**2; np.sqrt(sd, out=sd)   # t > 0: |tI| = t|I|
+            sd *= g.standard_normal(img[i].shape); lam += sd
             out[i] = sample_poisson(g, lam)                                   # Poisson(max(lam, 0))
         return out
     if model == "varied":
@@ -689,9 +689,9 @@ def simulate_lenses(n, substructure="no_sub", model="model_iii", size=None, seed
         img = _add_noise(_render_chunk(params, sl, size, pixel_scale, truncation), params, sl, noise_seeds[sl], model, noise, pixel_scale)
         if not normalize: return img.astype(np.float32)
         lo, hi = img.min(axis=(1, 2), keepdims=True), img.max(axis=(1, 2), keepdims=True)
-        out = np.empty(img.shape, np.float32)
-        np.multiply(img - lo, 1 / np.where(hi > lo, hi - lo, 1), out=out, casting="unsafe")   # a blank image stays 0
-        return np.clip(out, 0, 1, out=out)
+        img -= lo                                                  # img is this chunk's own array: scaled in place
+        # (x - lo) / (hi - lo) rounds into [0, 1 + 2**-52] in float64, hence into [0, 1] in float32: no clip needed; a blank image stays 0
+        return np.multiply(img, 1 / np.where(hi > lo, hi - lo, 1), out=np.empty(img.shape, np.float32), casting="unsafe")
 
     parts = _run_chunks(one_chunk, len(params["theta_E"]), chunk, workers)
     images = (np.concatenate(parts) if parts else np.zeros((0, size, size), np.float32))[..., None]
