@@ -4,19 +4,22 @@
 
 # %% ../nbs/00_lensing.ipynb #3548c53a
 from __future__ import annotations
-import os, math, operator
+import os, math, operator, functools
+from dataclasses import dataclass
 from concurrent.futures import ThreadPoolExecutor
 import threading
 import numpy as np
 
 # %% auto #0
 __all__ = ['G_SI', 'C_SI', 'MSUN_KG', 'MPC_M', 'ARCSEC_PER_RAD', 'DEEPLENSE_ARCSEC_PER_RAD', 'DISTANCES', 'MODELS',
-           'DEEPLENSE_MODELS', 'LENS_PARAM_KEYS', 'SUBSTRUCTURES', 'DEEPLENSE_SETTINGS', 'LENS_DEFAULTS', 'NOISES',
-           'comoving_distance', 'angular_diameter_distances', 'einstein_radius', 'deflection_scale',
-           'ellipticity_to_angle_ratio', 'sie_constants', 'sie_deflection', 'shear_deflection', 'point_mass_deflection',
-           'sersic_ellipse', 'sersic_total_flux', 'magnitude_to_amplitude', 'gaussian_kernels', 'gaussian_blur',
-           'positive_int', 'check_model', 'image_geometry', 'pixel_grid', 'render_lenses', 'sample_power_law',
-           'axion_mass_to_length', 'sample_lens_params', 'band_background_rms', 'simulate_lenses', 'lenstronomy_images']
+           'DEEPLENSE_MODELS', 'LENS_PARAM_KEYS', 'LENS_KEYS', 'SUBSTRUCTURES', 'DEEPLENSE_SETTINGS', 'LENS_DEFAULTS',
+           'POISSON_TABLE_MAX', 'POISSON_TABLE_STEP', 'NOISES', 'SMOOTH_FIT_MIN_SIZE', 'comoving_distance',
+           'angular_diameter_distances', 'einstein_radius', 'deflection_scale', 'ellipticity_to_angle_ratio',
+           'sie_constants', 'sie_deflection', 'shear_deflection', 'point_mass_deflection', 'sersic_ellipse',
+           'sersic_total_flux', 'magnitude_to_amplitude', 'gaussian_kernels', 'gaussian_blur', 'positive_int',
+           'check_model', 'image_geometry', 'pixel_grid', 'render_lenses', 'sample_power_law', 'axion_mass_to_length',
+           'sample_lens_params', 'sample_poisson', 'band_background_rms', 'simulate_lenses', 'lenstronomy_images',
+           'SmoothLensFit', 'fit_smooth_lens', 'smooth_lens_residuals']
 
 # %% ../nbs/00_lensing.ipynb #2458f88b
 G_SI = 6.67430e-11              # gravitational constant, m^3 kg^-1 s^-2 (CODATA 2018)
@@ -247,24 +250,23 @@ def _sersic_into(out, X, Y, amp, R_sersic, n_sersic, e1, e2, cx, cy, smoothing=1
     np.maximum(U, (smoothing / rs)**2, out=U)
     far = U > max_R_frac**2 if U.max() > max_R_frac**2 else None
     bn = np.maximum(1.9992 * n_sersic - 0.3271, 1e-5)
-    np.log(U, out=U); U *= 0.5 / n_sersic; np.exp(U, out=U)                                     # (R / R_sersic)^(1/n)
-    U *= -bn; np.exp(U, out=U); U *= amp * np.exp(bn)
-    if far is not None: U[far] = 0.0
-    out[...] = U
+    if np.all(n_sersic == 1): np.sqrt(U, out=U)                                                # (R / R_sersic)^(1/n): n = 1 (DeepLense's source)
+    else: np.log(U, out=U); U *= 0.5 / n_sersic; np.exp(U, out=U)                               # any n
+    U *= -bn; np.exp(U, out=U); np.multiply(U, amp * np.exp(bn), out=out)
+    if far is not None: out[far] = 0.0
     return out
 
-def _render_chunk(params, sl, size, pixel_scale, psf_truncation):
-    """Noise-free images (float64, new array) of the systems `params[...][sl]`: the formulas of `sie_deflection`, `shear_deflection`,
-    `point_mass_deflection` and `sersic_ellipse`, rearranged so that every full-size operation writes into a reused buffer."""
-    col = lambda key: _column(params, key, sl)
-    theta_E = col("theta_E")
-    shape = (len(theta_E), size, size)
-    x, y = pixel_grid(size, pixel_scale)
-    U, V, P, T, BX, BY = (_buffer(k, shape) for k in ("sie_u", "sie_v", "psi", "tmp", "beta_x", "beta_y"))
+LENS_KEYS = ("theta_E", "e1", "e2", "center_x", "center_y", "gamma1", "gamma2")
+
+def _deflect_into(BX, BY, x, y, lens, buffer):
+    """Source-plane positions beta = theta - alpha_shear - alpha_SIE written to `BX`, `BY` (m,H,W) for the lenses `lens` (7 arrays (m,1,1) in the
+    order of `LENS_KEYS`) on the pixel grid `x` (1,1,W), `y` (1,H,1); `buffer(name, shape)` supplies the scratch arrays."""
+    theta_E, e1, e2, center_x, center_y, g1, g2 = lens
+    U, V, P, T = (buffer(k, BX.shape) for k in ("sie_u", "sie_v", "psi", "tmp"))
     # SIE: U = sqrt(1-q²) x', V = sqrt(1-q²) y' in the major-axis frame, then psi, then the arctan/artanh factors
-    phi, q, b, s = sie_constants(theta_E, col("e1"), col("e2"))
+    phi, q, b, s = sie_constants(theta_E, e1, e2)
     cos, sin, sq = np.cos(phi), np.sin(phi), np.sqrt(1 - q**2)
-    dx, dy = x - col("center_x"), y - col("center_y")                     # (n,1,W) and (n,H,1): cheap
+    dx, dy = x - center_x, y - center_y                                     # (m,1,W) and (m,H,1): cheap
     np.add(dx * (sq * cos), dy * (sq * sin), out=U)
     np.add(dx * (-sq * sin), dy * (sq * cos), out=V)
     np.multiply(U, U, out=P); P *= q**2; np.multiply(V, V, out=T); P += T; P *= 1 / sq**2; P += (q * s)**2
@@ -272,13 +274,44 @@ def _render_chunk(params, sl, size, pixel_scale, psf_truncation):
     np.add(P, s, out=T); np.divide(U, T, out=U); np.arctan(U, out=U)        # alpha_x' = (b/sq) U
     np.add(P, q**2 * s, out=T); np.divide(V, T, out=V); np.arctanh(V, out=V) # alpha_y' = (b/sq) V
     k = b / sq
-    # beta = theta - alpha_shear - alpha_SIE (rotated back); the shear is folded into the cheap (n,1,W), (n,H,1) terms
-    g1, g2 = col("gamma1"), col("gamma2")
+    # beta = theta - alpha_shear - alpha_SIE (rotated back); the shear is folded into the cheap (m,1,W), (m,H,1) terms
     np.subtract((1 - g1) * x, g2 * y, out=BX); np.multiply(U, k * cos, out=T); BX -= T; np.multiply(V, k * sin, out=T); BX += T
     np.subtract((1 + g1) * y, g2 * x, out=BY); np.multiply(U, k * sin, out=T); BY -= T; np.multiply(V, k * cos, out=T); BY -= T
-    # point masses: 6 passes per point, in float32 (half the memory traffic; their summed deflection stays within ~1e-6″ of float64)
+
+@functools.lru_cache(maxsize=16)
+def _one_lens_deflection(size, pixel_scale, lens):
+    """`_deflect_into` for a single lens (a tuple of 7 floats), (1, size, size) each, cached and read-only: DeepLense's models draw the same
+    lens for every system, so its SIE and shear are computed once, not once per image."""
+    x, y = pixel_grid(size, pixel_scale)
+    BX, BY = np.empty((1, size, size)), np.empty((1, size, size))
+    _deflect_into(BX, BY, x, y, [np.full((1, 1, 1), v) for v in lens], _new_buffer)
+    BX.flags.writeable = BY.flags.writeable = False
+    return BX, BY
+
+@functools.lru_cache(maxsize=32)
+def _one_kernel(sigma, truncate):
+    "`gaussian_kernels` of one sigma, (1, 2R+1), cached and read-only."
+    w = gaussian_kernels(sigma, truncate)
+    w.flags.writeable = False
+    return w
+
+def _render_chunk(params, sl, size, pixel_scale, psf_truncation):
+    """Noise-free images (float64, new array) of the systems `params[...][sl]`: the formulas of `sie_deflection`, `shear_deflection`,
+    `point_mass_deflection` and `sersic_ellipse`, rearranged so that every full-size operation writes into a reused buffer."""
+    col = lambda key: _column(params, key, sl)
+    lens = [col(k) for k in LENS_KEYS]
+    shape = (len(lens[0]), size, size)
+    x, y = pixel_grid(size, pixel_scale)
     pt = np.asarray(params["point_theta_E"], dtype=np.float64)[sl]
-    if pt.shape[1]:
+    points = pt.shape[1] > 0 and pt.any()
+    if all((v == v[0]).all() for v in lens):                                # one lens for the whole chunk: computed once, cached
+        BX, BY = _one_lens_deflection(size, pixel_scale, tuple(float(v[0, 0, 0]) for v in lens))
+        if points: BX, BY = np.add(BX, 0.0, out=_buffer("beta_x", shape)), np.add(BY, 0.0, out=_buffer("beta_y", shape))
+    else:
+        BX, BY = _buffer("beta_x", shape), _buffer("beta_y", shape)
+        _deflect_into(BX, BY, x, y, lens, _buffer)
+    # point masses: 6 passes per point, in float32 (half the memory traffic; their summed deflection stays within ~1e-6″ of float64)
+    if points:
         px, py = np.asarray(params["point_x"], dtype=np.float32)[sl], np.asarray(params["point_y"], dtype=np.float32)[sl]
         AX, AY, P32, T32 = (_buffer(k, shape, np.float32) for k in ("alpha_x", "alpha_y", "r2", "tmp32"))
         AX[...] = 0.0; AY[...] = 0.0
@@ -296,7 +329,8 @@ def _render_chunk(params, sl, size, pixel_scale, psf_truncation):
         img += _sersic_into(_buffer("light", shape), x, y, col("lens_light_amp"), col("lens_light_R_sersic"), col("lens_light_n_sersic"),
                             col("lens_light_e1"), col("lens_light_e2"), col("center_x"), col("center_y"))
     sigma_pix = np.asarray(params["psf_fwhm"], dtype=np.float64)[sl] / (2 * np.sqrt(2 * np.log(2))) / pixel_scale
-    w = gaussian_kernels(sigma_pix, psf_truncation)
+    if (sigma_pix == sigma_pix[0]).all(): w = np.repeat(_one_kernel(float(sigma_pix[0]), psf_truncation), len(sigma_pix), axis=0)  # one PSF: cached
+    else: w = gaussian_kernels(sigma_pix, psf_truncation)
     if w.shape[1] == 1: return img * (w[:, :1, None] * pixel_scale**2)
     return _blur_into(np.empty(shape), img, w, pixel_scale**2, buffer=_buffer)              # PSF, times the pixel area
 
@@ -319,8 +353,8 @@ def _run_chunks(fn, n, chunk_size, workers):
     with ThreadPoolExecutor(workers) as pool: return list(pool.map(fn, slices))
 
 def _chunk(chunk_size, size):
-    "Images per chunk: given (a positive integer), or about 2**16 pixels (a few 0.5 MB arrays, which stay in the CPU cache)."
-    return max(1, 2**16 // size**2) if chunk_size is None else positive_int("chunk_size", chunk_size)
+    "Images per chunk: given (a positive integer), or the count nearest 2**16 pixels (a few 0.5 MB arrays, which stay in the CPU cache)."
+    return max(1, round(2**16 / size**2)) if chunk_size is None else positive_int("chunk_size", chunk_size)
 
 def render_lenses(params, model="model_iii", size=None, field_of_view=None, chunk_size=None, workers=None):
     """Noise-free lensed images (float64, shape (n, size, size)) of the systems in `params`, in lenstronomy's units (surface brightness × pixel area).
@@ -530,6 +564,73 @@ def sample_lens_params(n, substructure="no_sub", model="model_iii", seed=None, *
     if model == "varied": return _varied_params(int(n), substructure, _varied_settings(settings), rng)
     return _deeplense_params(int(n), substructure, model, _deeplense_settings(settings), rng)
 
+# %% ../nbs/00_lensing.ipynb #baab480c
+POISSON_TABLE_MAX = 128      # means tabulated: [0, 128) on a grid of 1/POISSON_TABLE_STEP; larger means use numpy's sampler
+POISSON_TABLE_STEP = 4
+
+@functools.lru_cache(maxsize=1)
+def _poisson_tables():
+    """Cumulative distributions F[r, k] = P(X <= k) of X ~ Poisson(r / STEP), k < K (the last set to 2: the tail beyond, < 1e-20, goes to it),
+    flattened; the guide table, for u in [j/M, (j+1)/M): the count G_j = #{k : F[r, k] <= j/M} (the draw is G_j or above) and the bucket's width
+    G_(j+1) - G_j (the draw is at most G_j + width), packed as G_j << 16 | width (int32, flattened); K and M."""
+    rows = POISSON_TABLE_MAX * POISSON_TABLE_STEP
+    K = int(POISSON_TABLE_MAX + 12 * math.sqrt(POISSON_TABLE_MAX) + 30)
+    lam, k = np.arange(rows)[:, None] / POISSON_TABLE_STEP, np.arange(K)[None, :]
+    log_factorial = np.array([math.lgamma(i + 1) for i in range(K)])[None, :]
+    with np.errstate(divide="ignore"):
+        logp = np.where(lam > 0, k * np.log(np.where(lam > 0, lam, 1.0)) - lam - log_factorial, np.where(k == 0, 0.0, -np.inf))
+    F = np.cumsum(np.exp(logp), axis=1)
+    F[:, -1] = 2.0
+    M = 2 * K
+    G = np.stack([np.searchsorted(row, np.arange(M + 1) / M, side="right") for row in F])
+    guide = (G[:, :-1] << 16 | np.diff(G, axis=1)).astype(np.int32).ravel()
+    F = F.ravel()
+    F.flags.writeable = guide.flags.writeable = False
+    return F, guide, K, M
+
+def _table_poisson(lam, u, v):
+    "Poisson(lam) for 0 < lam < POISSON_TABLE_MAX (1-D), by inversion: the grid mean below lam from the tables with `u`, the rest from 0 with `v`."
+    F, guide, K, M = _poisson_tables()
+    t = lam * POISSON_TABLE_STEP
+    r = t.astype(np.int64)                                          # table row: the grid mean r / STEP just below lam
+    t -= r                                                          # STEP × the remainder delta, in [0, 1)
+    j = (u * M).astype(np.int64); j += r * M
+    g = guide[j]
+    x = g >> 16                                                     # the count if the bucket holds one (most), else where to start
+    check = np.flatnonzero(g & 0xFFFF)
+    if check.size:                                                  # bisection in [start, start + width] for the others
+        lo, w, uc, base = x[check], g[check] & 0xFFFF, u[check], r[check] * K
+        hi = lo + w
+        for _ in range(int(w.max()).bit_length()):
+            mid = (lo + hi) >> 1
+            up = F[base + mid] <= uc
+            lo, hi = np.where(up, mid + 1, lo), np.where(up, hi, mid)
+        x[check] = lo
+    p = np.exp(t * (-1 / POISSON_TABLE_STEP))                       # Poisson(delta) by inversion from 0: P(0) = e^-delta, P(k) = P(k-1) delta / k
+    act = np.flatnonzero(v >= p)
+    pk, cdf, d, va = p[act], p[act], t[act] * (1 / POISSON_TABLE_STEP), v[act]
+    for k in range(1, 60):
+        if not act.size: break
+        x[act] += 1
+        pk = pk * d / k; cdf = cdf + pk
+        more = va >= cdf
+        act, pk, cdf, d, va = act[more], pk[more], cdf[more], d[more], va[more]
+    return x
+
+def sample_poisson(rng, lam):
+    """Exact Poisson draws (float64, the shape of `lam`) of mean max(lam, 0) from the generator `rng`: 0 where lam <= 0, table inversion below
+    `POISSON_TABLE_MAX`, numpy's sampler from there. The same generator state gives the same draws."""
+    flat = np.asarray(lam, dtype=np.float64).ravel()
+    if np.isnan(flat).any(): raise ValueError(f"Poisson means must not be NaN ({np.isnan(flat).sum()} of {flat.size} are)")
+    out = np.zeros(flat.shape)
+    pos = np.flatnonzero(flat > 0)
+    L = flat[pos]
+    u, v = rng.random((2, len(L)))
+    big = np.flatnonzero(L >= POISSON_TABLE_MAX)
+    out[pos] = _table_poisson(np.minimum(L, POISSON_TABLE_MAX - 1) if big.size else L, u, v)
+    if big.size: out[pos[big]] = rng.poisson(L[big])
+    return out.reshape(np.shape(lam))
+
 # %% ../nbs/00_lensing.ipynb #799db6be
 NOISES = ("default", "none", "instrument")
 
@@ -548,8 +649,9 @@ def _add_noise(img, params, sl, seeds, model, noise, pixel_scale):
         out = np.empty_like(img)
         for i, s in enumerate(seeds):     # t (I + n_P + n_B) = tI + sqrt(t|I| + (t rms)^2) z: the two Gaussians drawn as one
             g = np.random.default_rng(s)
-            lam = t[i] * img[i] + np.sqrt(t[i] * np.abs(img[i]) + (t[i] * rms[i])**2) * g.standard_normal(img[i].shape)
-            out[i] = g.poisson(np.maximum(lam, 0.0))
+            lam = np.multiply(img[i], t[i]); sd = np.abs(lam); sd += (t[i] * rms[i])**2; np.sqrt(sd, out=sd)   # t > 0: |tI| = t|I|
+            sd *= g.standard_normal(img[i].shape); lam += sd
+            out[i] = sample_poisson(g, lam)                                   # Poisson(max(lam, 0))
         return out
     if model == "varied":
         sigma = np.asarray(params["noise_sigma"], np.float64)[sl] * img.max(axis=(1, 2))
@@ -587,9 +689,9 @@ def simulate_lenses(n, substructure="no_sub", model="model_iii", size=None, seed
         img = _add_noise(_render_chunk(params, sl, size, pixel_scale, truncation), params, sl, noise_seeds[sl], model, noise, pixel_scale)
         if not normalize: return img.astype(np.float32)
         lo, hi = img.min(axis=(1, 2), keepdims=True), img.max(axis=(1, 2), keepdims=True)
-        out = np.empty(img.shape, np.float32)
-        np.multiply(img - lo, 1 / np.where(hi > lo, hi - lo, 1), out=out, casting="unsafe")   # a blank image stays 0
-        return np.clip(out, 0, 1, out=out)
+        img -= lo                                                  # img is this chunk's own array: scaled in place
+        # (x - lo) / (hi - lo) rounds into [0, 1 + 2**-52] in float64, hence into [0, 1] in float32: no clip needed; a blank image stays 0
+        return np.multiply(img, 1 / np.where(hi > lo, hi - lo, 1), out=np.empty(img.shape, np.float32), casting="unsafe")
 
     parts = _run_chunks(one_chunk, len(params["theta_E"]), chunk, workers)
     images = (np.concatenate(parts) if parts else np.zeros((0, size, size), np.float32))[..., None]
@@ -655,3 +757,150 @@ def lenstronomy_images(params, model="model_iii", size=None, field_of_view=None)
         out[i] = image_model.image(kwargs_lens=kwargs_lens, kwargs_source=[dict(source, amp=g("source_amp"))],
                                    kwargs_lens_light=kwargs_light if has_light else None)
     return out
+
+# %% ../nbs/00_lensing.ipynb #3b305a61
+SMOOTH_FIT_MIN_SIZE = 16     # pixels per side: below it the arcs of every model blur into a few pixels
+
+@dataclass
+class SmoothLensFit:
+    """Best smooth (no_sub) lens of a DeepLense model for each of n images: `image ≈ scale · render(source_x, source_y) + offset`.
+
+    `source_x`, `source_y` (n,): the best source position, arcsec; `scale`, `offset` (n,): the brightness fit (linear least squares);
+    `fit` (n, H, W): the smooth image; `residual` (n, H, W): image − fit; `relative_residual` (n,): ‖image − fit‖ / ‖image‖ over each image's pixels."""
+    source_x: np.ndarray
+    source_y: np.ndarray
+    scale: np.ndarray
+    offset: np.ndarray
+    fit: np.ndarray
+    residual: np.ndarray
+    relative_residual: np.ndarray
+
+    def __len__(self): return len(self.relative_residual)
+
+def _smooth_renderer(model, size):
+    """`render(x, y)`: `model`'s no_sub images (m, size, size), float64, with the source at (x[i], y[i]) arcsec, rendered at the model's size and
+    brought to `size` by the data pipeline's `fit_images(..., fit="resize")`."""
+    from lensddim.data import fit_images
+    base = sample_lens_params(1, "no_sub", model, seed=0)
+    native, pixel_scale, truncation = image_geometry(model)
+    chunk = _chunk(None, native)
+    def render(x, y):
+        p = {k: np.repeat(np.asarray(v), len(x), axis=0) for k, v in base.items()}
+        p["source_x"], p["source_y"] = np.asarray(x, np.float64), np.asarray(y, np.float64)
+        out = np.empty((len(x), native, native))
+        for i in range(0, len(x), chunk): out[i:i + chunk] = _render_chunk(p, slice(i, i + chunk), native, pixel_scale, truncation)
+        return out if size == native else fit_images(out, size, "resize")
+    return render
+
+@functools.lru_cache(maxsize=4)
+def _smooth_grid(model, size, grid):
+    """The coarse grid of `model`'s no_sub images at `size` px, `grid` × `grid` source positions over the prior, cached (the last 4; 7 MB each at
+    64 px and the default grid) and read-only:
+    positions x (K,), y (K,), the images minus their means, flattened (K, size²), and their squared norms (K,)."""
+    lo, hi = DEEPLENSE_SETTINGS["source_position"]
+    gx, gy = (a.ravel() for a in np.meshgrid(np.linspace(lo, hi, grid), np.linspace(lo, hi, grid)))
+    R = _smooth_renderer(model, size)(gx, gy).reshape(len(gx), -1)
+    R -= R.mean(axis=1, keepdims=True)
+    out = (gx, gy, R, np.einsum("kp,kp->k", R, R))
+    for a in out: a.flags.writeable = False
+    return out
+
+# %% ../nbs/00_lensing.ipynb #ef14d3e1
+def _profile(Yc, R):
+    """Linear least squares of the mean-subtracted images `Yc` (m, P) on renders `R` (m, ...): the scale a (m,), the residual
+    Yc − a (R − mean R) (m, P) and its squared norm (m,). (The offset b = mean Y − a mean R follows.)"""
+    R = R.reshape(len(R), -1)
+    Rc = R - R.mean(axis=1, keepdims=True)
+    a = np.einsum("mp,mp->m", Yc, Rc) / np.einsum("mp,mp->m", Rc, Rc)
+    res = Yc - a[:, None] * Rc
+    return a, res, np.einsum("mp,mp->m", res, res)
+
+def _listed(idx): return f"{idx[:10].tolist()}{' ...' if len(idx) > 10 else ''}"
+
+def _check_smooth_input(images, model):
+    "`images` as float64 (n, H, W) if a smooth-lens fit of `model` can be made, else a ValueError naming the problem."
+    check_model(model)
+    if model == "varied":
+        raise ValueError("model='varied' has no fixed lens (every system draws its own Einstein radius, ellipticity, shear, PSF and lens light), "
+                         f"so its no_sub images are not a family of source positions; fit_smooth_lens needs one of {', '.join(DEEPLENSE_MODELS)}")
+    images = np.asarray(images, dtype=np.float64)
+    if images.ndim == 4:
+        if images.shape[-1] != 1: raise ValueError(f"images must have one channel, (n, H, W, 1); got shape {images.shape}")
+        images = images[..., 0]
+    if images.ndim != 3: raise ValueError(f"images must be (n, H, W) or (n, H, W, 1); got shape {images.shape} (one image: pass image[None])")
+    n, H, W = images.shape
+    if n == 0: raise ValueError("no images to fit (n = 0)")
+    if H != W: raise ValueError(f"images must be square (the model's field resampled to H × H pixels); got {H} × {W}")
+    if H < SMOOTH_FIT_MIN_SIZE:
+        raise ValueError(f"images of {H} px are too small for a smooth-lens fit: the smallest size is {SMOOTH_FIT_MIN_SIZE} px")
+    bad = np.flatnonzero(~np.isfinite(images).all(axis=(1, 2)))
+    if bad.size: raise ValueError(f"images {_listed(bad)} hold NaN or infinite values")
+    flat = np.flatnonzero(np.ptp(images, axis=(1, 2)) <= 1e-12 * np.abs(images).max(axis=(1, 2)))
+    if flat.size:
+        zero = flat[~images[flat].any(axis=(1, 2))]
+        const = np.setdiff1d(flat, zero)
+        parts = ([f"images {_listed(zero)} are zero everywhere (norm 0)"] if zero.size else []) + \
+                ([f"images {_listed(const)} are constant"] if const.size else [])
+        raise ValueError("; ".join(parts) + ": a constant image has no structure to fit, so its relative residual would mean nothing")
+    return images
+
+# %% ../nbs/00_lensing.ipynb #62946175
+def fit_smooth_lens(images, model="model_iii", grid=15, max_iter=30, tol=1e-6, chunk_size=256):
+    """Fit each of `images` (n, H, W) or (n, H, W, 1), H = W >= 16, by the smooth (no_sub) lens of DeepLense's `model` (`DEEPLENSE_SETTINGS`'s lens):
+    `image ≈ scale · render(source_x, source_y) + offset`, the render made at the model's size and resized to H px as the data pipeline does
+    (`lensddim.data.fit_images`, `fit="resize"`). Returns a `SmoothLensFit` (source position, scale, offset, fit, residual map, relative residual).
+
+    `grid` × `grid` source positions over the prior (rendered once per model and size, cached) give each image its start; then Levenberg–Marquardt
+    steps on the two coordinates, with scale and offset solved linearly at each, until a step is below `tol` arcsec or after `max_iter` steps.
+    `chunk_size` images are fitted at a time (memory); it does not change the result."""
+    images = _check_smooth_input(images, model)
+    grid, max_iter, chunk_size = positive_int("grid", grid), positive_int("max_iter", max_iter), positive_int("chunk_size", chunk_size)
+    if not (isinstance(tol, (int, float, np.floating)) and tol > 0): raise ValueError(f"tol must be a positive number (arcsec), got {tol!r}")
+    n, size, _ = images.shape
+    render = _smooth_renderer(model, size)
+    gx, gy, G, gnorm2 = _smooth_grid(model, size, grid)
+    Y = images.reshape(n, -1)
+    out = {k: np.empty(n) for k in ("source_x", "source_y", "scale", "offset")}
+    fit = np.empty_like(Y)
+    h = 1e-6                                                        # finite-difference step, arcsec
+    for s in range(0, n, chunk_size):
+        sl = slice(s, min(s + chunk_size, n))
+        mean = Y[sl].mean(axis=1, keepdims=True)
+        Yc = Y[sl] - mean
+        C = Yc @ G.T                                                # (m, K): every image against every grid image
+        k = np.argmax(C * np.abs(C) / gnorm2, axis=1)               # least residual a²|r|² = C²/|r|², with a positive scale a
+        x, y = gx[k].copy(), gy[k].copy()
+        R = render(x, y).reshape(len(x), -1)
+        a, res, cost = _profile(Yc, R)
+        lam, active = np.full(len(x), 1e-3), np.arange(len(x))
+        for _ in range(max_iter):
+            if not active.size: break
+            ya, xa, yy, r, l = Yc[active], x[active], y[active], res[active], lam[active]
+            Jx = (_profile(ya, render(xa + h, yy))[1] - r) / h       # derivatives of the residual with a, b profiled out
+            Jy = (_profile(ya, render(xa, yy + h))[1] - r) / h
+            axx, axy, ayy = (np.einsum("mp,mp->m", u, v) for u, v in ((Jx, Jx), (Jx, Jy), (Jy, Jy)))
+            gxr, gyr = np.einsum("mp,mp->m", Jx, r), np.einsum("mp,mp->m", Jy, r)
+            bxx, byy = axx * (1 + l), ayy * (1 + l)                   # Marquardt's damping of the 2 × 2 normal equations
+            det = bxx * byy - axy**2
+            ok = det > 0
+            det = np.where(ok, det, 1.0)
+            dx, dy = np.where(ok, -(byy * gxr - axy * gyr) / det, 0.0), np.where(ok, -(bxx * gyr - axy * gxr) / det, 0.0)
+            nR = render(xa + dx, yy + dy).reshape(len(xa), -1)
+            na, nres, ncost = _profile(ya, nR)
+            better = ok & (ncost < cost[active])
+            i = active[better]
+            x[i] += dx[better]; y[i] += dy[better]; a[i] = na[better]; res[i] = nres[better]; cost[i] = ncost[better]; R[i] = nR[better]
+            lam[active] = np.where(better, l / 10, l * 10)
+            done = (better & (np.hypot(dx, dy) < tol)) | (lam[active] > 1e8)
+            active = active[~done]
+        b = mean[:, 0] - a * R.mean(axis=1)
+        fit[sl] = a[:, None] * R + b[:, None]
+        out["source_x"][sl], out["source_y"][sl], out["scale"][sl], out["offset"][sl] = x, y, a, b
+    fit = fit.reshape(images.shape)
+    residual = images - fit
+    relative = np.linalg.norm(residual.reshape(n, -1), axis=1) / np.linalg.norm(Y, axis=1)
+    return SmoothLensFit(**out, fit=fit, residual=residual, relative_residual=relative)
+
+def smooth_lens_residuals(images, model="model_iii", **kwargs):
+    "The relative residual ‖image − fit‖ / ‖image‖ of each image's best smooth lens, shape (n,): `fit_smooth_lens(images, model, **kwargs).relative_residual`."
+    return fit_smooth_lens(images, model, **kwargs).relative_residual
