@@ -182,13 +182,17 @@ def sample_command(model, out, n=64, substructure=None, guidance_scale=None, ste
 
 # %% ../nbs/12_cli.ipynb #959efdc6
 def evaluate_command(source, data, features="lensing", simulation=None, n=None, steps=None, seed=0, out=None, subsets=100,
-                     subset_size=1000, allow_pickle=False, force=False, model=None):
+                     subset_size=1000, allow_pickle=False, force=False, train_on_generated=False, tstr_steps=1000, model=None):
     """Score generated lenses (`source`: a sample folder of `lensddim sample`, a .npy file, or a model to generate from) against the
     real ones in `data`: per class when both have classes, else one set against the other. `n`: lenses per class to generate or use.
-    Prints the scores, writes `out/scores.json` and a figure (default `out`: beside the generated images, or the run folder; existing
-    ones are kept unless `force`). Returns the scores. (`model=` is the old name of `simulation=`.)"""
+    Prints the scores, writes `out/scores.json` and figures (default `out`: beside the generated images, or the run folder; existing
+    ones are kept unless `force`). With `train_on_generated`, also the classifier recipe trained on the generated lenses and on as many
+    real ones (`tstr_steps` steps each), scored on the other half of the real lenses. Returns the scores. (`model=` is the old name of
+    `simulation=`.)"""
     import matplotlib.pyplot as plt
-    from lensddim.evaluate import class_figure, class_scores, class_table, comparison_figure, load_real, prepare_real, read_generated
+    from lensddim.evaluate import (class_figure, class_scores, class_table, comparison_figure, load_real, prepare_real, read_generated,
+                                   residual_figure, train_on_generated as tstr, MIN_PER_CLASS)
+    from lensddim.lensing import DEEPLENSE_MODELS
     from lensddim.kid import evaluate
     from lensddim.lensing import check_model
     from lensddim.presets import is_model_source, load_model
@@ -205,10 +209,18 @@ def evaluate_command(source, data, features="lensing", simulation=None, n=None, 
         if not Path(source).exists(): raise ValueError(f"evaluating the shipped model {source!r} needs --out, a folder for the scores")
         out = Path(source) if Path(source).is_dir() else Path(source).parent
     out = Path(out)
-    existing = [f for f in (out / "comparison.png", out / "classes.png", out / "scores.json") if f.exists()]
+    existing = [f for f in (out / "comparison.png", out / "classes.png", out / "residuals.png", out / "scores.json") if f.exists()]
     if existing and not force:
         raise FileExistsError(f"{', '.join(map(str, existing))} already exist; pass --force to replace them or --out elsewhere")
     real = load_real(data, allow_pickle)
+    if train_on_generated:
+        small = {c: len(v) for c, v in real.items() if len(v) < 2 * MIN_PER_CLASS}
+        if None in real or set(real) != set(SUBSTRUCTURES) or small:
+            raise ValueError(f"--train-on-generated needs --data with a class folder of at least {2 * MIN_PER_CLASS} real lenses for each of "
+                             f"{', '.join(SUBSTRUCTURES)} (half to train the real-data classifier, half to test both); got "
+                             f"{ {c: len(v) for c, v in real.items()} }")
+        if n is not None and n < MIN_PER_CLASS:
+            raise ValueError(f"--train-on-generated needs at least {MIN_PER_CLASS} generated lenses per class (--n), got {n}")
     per_class = n or max(len(images) for images in real.values())
     if is_model:
         diffusion = load_model(source)
@@ -219,9 +231,9 @@ def evaluate_command(source, data, features="lensing", simulation=None, n=None, 
         generated, labels, record = read_generated(source, allow_pickle)
     simulation = simulation or record.get("simulation") or "model_iii"
     real = {c: prepare_real(images, generated.shape[1], record.get("fit", "resize")) for c, images in real.items()}
-    out.mkdir(parents=True, exist_ok=True)
     if None in real and labels is None:                 # one set against another
         generated = generated[:per_class]
+        out.mkdir(parents=True, exist_ok=True)
         scores = evaluate(generated, real[None], features=f"lensing:{simulation}" if features == "lensing" else features, seed=seed,
                           subsets=subsets, subset_size=subset_size)
         plt.close(comparison_figure(real[None], generated, out / "comparison.png"))
@@ -233,17 +245,30 @@ def evaluate_command(source, data, features="lensing", simulation=None, n=None, 
                          "beside samples.npy): sample them from a conditional model with lensddim sample, or evaluate against one class folder")
     classes = record.get("classes") or _no_classes(source)
     generated_by_class = {classes[k]: generated[labels == k][:per_class] for k in np.unique(labels)}
+    if train_on_generated and (set(generated_by_class) != set(SUBSTRUCTURES) or min(map(len, generated_by_class.values())) < MIN_PER_CLASS):
+        raise ValueError(f"--train-on-generated needs at least {MIN_PER_CLASS} generated lenses of each of {', '.join(SUBSTRUCTURES)}; got "
+                         f"{ {c: len(v) for c, v in generated_by_class.items()} }")
     if None in real:
         if len(generated_by_class) != 1:
             raise ValueError(f"the generated images hold {len(generated_by_class)} classes but --data {data} has no class folders; "
                              "give a folder with one subfolder per class (no_sub/, cdm/, vortex/)")
         real = {next(iter(generated_by_class)): real[None]}
     scores, size = class_scores(real, generated_by_class, simulation, features, subsets, subset_size, seed)
+    out.mkdir(parents=True, exist_ok=True)
     plt.close(class_figure(real, generated_by_class, scores, out / "classes.png"))
+    if simulation in DEEPLENSE_MODELS:
+        plt.close(residual_figure(real, generated_by_class, simulation, out / "residuals.png"))
     result = dict(classes=scores, features=features if isinstance(features, str) else "custom", simulation=simulation,
                   subset_size=size, subsets=subsets)
-    (out / "scores.json").write_text(json.dumps(result, indent=1, default=float))
     print(class_table(scores))
+    if train_on_generated:
+        halves = {c: len(v) // 2 for c, v in real.items()}
+        result["train_on_generated"] = tstr(generated_by_class, {c: v[halves[c]:] for c, v in real.items()},
+                                            {c: v[:halves[c]] for c, v in real.items()}, steps=tstr_steps, seed=seed)
+        t = result["train_on_generated"]
+        print(f"train on generated, test on real ({t['n']} lenses per class, {tstr_steps} steps): AUC " +
+              ", ".join(f"{c} {t['generated']['auc'][c]:.3f} (real-trained {t['real']['auc'][c]:.3f})" for c in SUBSTRUCTURES))
+    (out / "scores.json").write_text(json.dumps(result, indent=1, default=float))
     return result
 
 def _no_classes(source):
@@ -329,6 +354,9 @@ def _parser():
     e.add_argument("--out", default=None, help="folder for scores.json and the figures (default: beside the generated images)")
     e.add_argument("--allow-pickle", action="store_true", help="read object .npy files (trusted files only)")
     e.add_argument("--force", action="store_true", help="replace earlier scores.json and figures")
+    e.add_argument("--train-on-generated", action="store_true",
+                   help="also train the classifier recipe on the generated lenses and on as many real ones, and score both on held-out real lenses")
+    e.add_argument("--tstr-steps", type=int, default=1000, help="optimizer steps of each classifier for --train-on-generated")
     return p
 
 # %% ../nbs/12_cli.ipynb #9cb2b94f

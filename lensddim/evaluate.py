@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['CLASS_NAMES', 'MIN_PER_CLASS', 'canonical_classes', 'load_real', 'prepare_real', 'read_generated', 'radial_profile',
            'comparison_figure', 'class_predictions', 'class_agreement', 'class_scores', 'class_table', 'class_figure',
-           'train_on_generated']
+           'residual_figure', 'train_on_generated']
 
 # %% ../nbs/10_evaluate.ipynb #b26f1127
 import json
@@ -107,7 +107,8 @@ def _feature_space(features, simulation):
 
 def class_scores(real_by_class, generated_by_class, simulation="model_iii", features="lensing", subsets=100, subset_size=1000, seed=0):
     """Per generated class: KID (mean, std) and FID against its real class in `features`, the floor and between-class KIDs of the
-    real classes, the class agreement of the generated and of the real lenses, and the confusion row. Returns `(scores, subset_size)`,
+    real classes, the class agreement of the generated and of the real lenses, the confusion row, and (DeepLense's Models I–III) the
+    median smooth-lens residual of the generated and of the real lenses. Returns `(scores, subset_size)`,
     the subset size used (the smallest set's half, at most `subset_size`)."""
     from lensddim.kid import extract_features, kid_score, fid_score, split_halves, yardsticks_of_halves
     space = _feature_space(features, simulation)
@@ -130,17 +131,27 @@ def class_scores(real_by_class, generated_by_class, simulation="model_iii", feat
                          floor=yardsticks["floor"][c], between={o: pair(o, c) for o in real_by_class if o != c},
                          agreement=float(np.mean(predicted == SUBSTRUCTURES.index(c))),
                          real_agreement=class_agreement(real_by_class[c], c, simulation),
-                         predicted=np.bincount(predicted, minlength=len(SUBSTRUCTURES)).tolist())
+                         predicted=np.bincount(predicted, minlength=len(SUBSTRUCTURES)).tolist(),
+                         **_residual_medians(real_by_class[c], generated, simulation))
     return scores, size
+
+def _residual_medians(real, generated, simulation):
+    "The median smooth-lens residual of `generated` and of `real` (`residual`, `real_residual`), or {} for a simulation whose lens varies."
+    from lensddim.lensing import DEEPLENSE_MODELS, smooth_lens_residuals
+    if simulation not in DEEPLENSE_MODELS:
+        return {}
+    return dict(residual=float(np.median(smooth_lens_residuals(generated, simulation))),
+                real_residual=float(np.median(smooth_lens_residuals(real, simulation))))
 
 def class_table(scores):
     "The per-class scores of `class_scores` as the table `lensddim evaluate` prints."
     fmt = lambda t: f"{t[0]:.4f} ± {t[1]:.4f}"
     lines = [f"{'class':8s} {'agreement':>9s} {'(real)':>7s} {'classified as ' + '/'.join(SUBSTRUCTURES):>28s} {'KID ± std':>18s} "
-             f"{'FID':>8s} {'floor':>18s}  between-class KIDs (real)"]
+             f"{'FID':>8s} {'floor':>18s} {'residual':>9s} {'(real)':>9s}  between-class KIDs (real)"]
     for c, v in scores.items():
+        residuals = f"{v['residual']:9.3g} {v['real_residual']:9.3g}" if "residual" in v else f"{'-':>9s} {'-':>9s}"
         lines.append(f"{c:8s} {v['agreement']:9.3f} {v['real_agreement']:7.3f} {' / '.join(map(str, v['predicted'])):>28s} "
-                     f"{fmt(v['kid']):>18s} {v['fid']:8.3f} {fmt(v['floor']):>18s}  " +
+                     f"{fmt(v['kid']):>18s} {v['fid']:8.3f} {fmt(v['floor']):>18s} {residuals}  " +
                      ", ".join(f"{o} {fmt(t)}" for o, t in v["between"].items()))
     return "\n".join(lines)
 
@@ -169,6 +180,29 @@ def class_figure(real_by_class, generated_by_class, scores, path=None, n=8):
             ax.errorbar(m, i + 0.15 * (j - 1), xerr=sd, fmt="o" if j == 0 else ".", color=f"C{j}", label=label if i == 0 else None)
     ax.set(yticks=range(len(classes)), yticklabels=classes, xscale="symlog", xlabel="KID vs the real class (lensing features)")
     ax.legend(fontsize=8); fig.tight_layout()
+    if path is not None: fig.savefig(path, dpi=90)
+    return fig
+
+# %% ../nbs/10_evaluate.ipynb #44504508
+def residual_figure(real_by_class, generated_by_class, simulation="model_iii", path=None, n=4):
+    "Per class (rows): `n` real lenses and their smooth-lens residual maps, then `n` generated ones and theirs, on one colour scale per class."
+    import matplotlib.pyplot as plt
+    from lensddim.lensing import fit_smooth_lens
+    classes = list(generated_by_class)
+    fig, axes = plt.subplots(len(classes), 4 * n, figsize=(1.6 * 4 * n, 1.8 * len(classes)), squeeze=False)
+    for row, c in enumerate(classes):
+        fits = {k: fit_smooth_lens(images[:n], simulation) for k, images in (("real", real_by_class[c]), ("generated", generated_by_class[c]))}
+        scale = max(float(np.abs(f.residual).max()) for f in fits.values()) or 1.0
+        for block, (kind, f) in enumerate(fits.items()):
+            images = (real_by_class if kind == "real" else generated_by_class)[c][:n]
+            for i in range(len(images)):
+                ax_image, ax_residual = axes[row, 2 * n * block + i], axes[row, 2 * n * block + n + i]
+                ax_image.imshow(np.asarray(images[i]).squeeze(), cmap="inferno", vmin=0, vmax=1)
+                ax_residual.imshow(f.residual[i], cmap="RdBu_r", vmin=-scale, vmax=scale)
+                ax_residual.set_title(f"{f.relative_residual[i]:.2g}", fontsize=7)
+            axes[row, 2 * n * block].set_title(f"{kind} {c}", fontsize=8, loc="left")
+    for ax in axes.ravel(): ax.axis("off")
+    fig.tight_layout()
     if path is not None: fig.savefig(path, dpi=90)
     return fig
 
