@@ -1,7 +1,7 @@
 """Benchmark: images per second of `lensddim.lensing.simulate_lenses` against DeepLenseSim's recipe run through lenstronomy.
 
 For each DeepLense model (and `varied`) and each substructure class we draw the parameters once and time, side by side:
-  * `simulate_lenses(model=...)` on `--workers` threads (default 2): wall-clock images/s, the number a user sees;
+  * `simulate_lenses(simulation=...)` on `--workers` threads (default 2): wall-clock images/s, the number a user sees;
   * `simulate_lenses` on 1 thread, in CPU time: images/s per core;
   * DeepLenseSim's recipe on the first `--lt-n` of the same systems, one image at a time (what a DeepLense user runs today): lenstronomy's
     rendering as the model was made (`lenstronomy_images`: ImageModel for Model I and `varied`, SimAPI with its multi-plane set-up for

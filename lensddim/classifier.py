@@ -11,7 +11,7 @@ import numpy as np
 import keras
 from keras import layers
 
-from .lensing import MODELS, SUBSTRUCTURES, check_model, positive_int, simulate_lenses
+from .lensing import MODELS, SUBSTRUCTURES, check_model, positive_int, renamed_keyword, simulate_lenses
 from .data import data_seeds, fit_images, make_dataset
 
 # %% auto #0
@@ -78,9 +78,10 @@ def confusion_matrix(labels, predicted, num_classes=len(SUBSTRUCTURES)):
     return np.array([np.bincount(np.asarray(predicted)[np.asarray(labels) == c], minlength=num_classes) for c in range(num_classes)])
 
 # %% ../nbs/02_classifier.ipynb #1fbc16fc
-def simulate_classes(model, n_per_class, seed, size=CLASSIFIER_SIZE):
-    "`n_per_class` simulated lenses of each class of `model` at their native size, prepared for the classifier, with their labels (class c: seed + c)."
-    images = [prepare_images(simulate_lenses(n_per_class, c, model, seed=seed + k), size) for k, c in enumerate(SUBSTRUCTURES)]
+@renamed_keyword("model", "simulation")
+def simulate_classes(simulation, n_per_class, seed, size=CLASSIFIER_SIZE):
+    "`n_per_class` simulated lenses of each class of `simulation` at their native size, prepared for the classifier, with their labels (class c: seed + c)."
+    images = [prepare_images(simulate_lenses(n_per_class, c, simulation, seed=seed + k), size) for k, c in enumerate(SUBSTRUCTURES)]
     return np.concatenate(images), np.repeat(np.arange(len(SUBSTRUCTURES), dtype=np.int32), n_per_class)
 
 def heldout_scores(classifier, images, labels):
@@ -112,17 +113,18 @@ def fit_classifier(images, labels, image_size=CLASSIFIER_SIZE, epochs=8, batch_s
         for layer, momentum in zip(norms, momenta): layer.momentum = momentum
     return classifier
 
-def train_classifier(model="model_iii", image_size=CLASSIFIER_SIZE, n_per_class=10000, epochs=8, batch_size=128, learning_rate=2e-3,
+@renamed_keyword("model", "simulation")
+def train_classifier(simulation="model_iii", image_size=CLASSIFIER_SIZE, n_per_class=10000, epochs=8, batch_size=128, learning_rate=2e-3,
                      heldout_per_class=2000, seed=0, verbose=2):
-    "Train `build_classifier` on fresh simulations of `model` brought to `image_size` (see the recipe above); returns the classifier and its metadata."
-    check_model(model)
+    "Train `build_classifier` on fresh simulations of `simulation` brought to `image_size` (see the recipe above); returns the classifier and its metadata."
+    check_model(simulation)
     start = time.time()
-    images, labels = simulate_classes(model, n_per_class, seed=data_seeds("classifier", seed, 1)[0], size=image_size)
-    augment = "d4" if model == "varied" else "rot180"
+    images, labels = simulate_classes(simulation, n_per_class, seed=data_seeds("classifier", seed, 1)[0], size=image_size)
+    augment = "d4" if simulation == "varied" else "rot180"
     classifier = fit_classifier(images, labels, image_size, epochs, batch_size, learning_rate, augment, seed, verbose)
     train_time = time.time() - start
-    test_images, test_labels = simulate_classes(model, heldout_per_class, seed=data_seeds("classifier_heldout", seed, 1)[0], size=image_size)
-    metadata = dict(model=model, image_size=image_size, classes=list(SUBSTRUCTURES), seed=seed, n_per_class=n_per_class, epochs=epochs,
+    test_images, test_labels = simulate_classes(simulation, heldout_per_class, seed=data_seeds("classifier_heldout", seed, 1)[0], size=image_size)
+    metadata = dict(model=simulation, image_size=image_size, classes=list(SUBSTRUCTURES), seed=seed, n_per_class=n_per_class, epochs=epochs,
                     batch_size=batch_size, learning_rate=learning_rate, augment=augment, train_seconds=round(train_time),
                     heldout_per_class=heldout_per_class, heldout=heldout_scores(classifier, test_images, test_labels))
     return classifier, metadata
@@ -133,10 +135,11 @@ def _weights_dir() -> Path:
     from importlib.resources import files
     return Path(str(files("lensddim"))) / "weights"
 
-def classifier_path(model, image_size=CLASSIFIER_SIZE):
-    "Path of the shipped classifier of `model` for images of `image_size` pixels (64: the name without a size)."
+@renamed_keyword("model", "simulation")
+def classifier_path(simulation, image_size=CLASSIFIER_SIZE):
+    "Path of the shipped classifier of `simulation` for images of `image_size` pixels (64: the name without a size)."
     suffix = "" if image_size == CLASSIFIER_SIZE else f"_{image_size}px"
-    return _weights_dir() / f"classifier_{check_model(model)}{suffix}.keras"
+    return _weights_dir() / f"classifier_{check_model(simulation)}{suffix}.keras"
 
 @functools.lru_cache(maxsize=None)   # the package's files do not change while it runs; every classify_lenses call asks
 def shipped_classifiers():
@@ -162,9 +165,10 @@ def save_classifier(classifier, metadata, path):
 
 _loaded = {}
 
-def load_classifier(model="model_iii", image_size=CLASSIFIER_SIZE, path=None):
-    "The shipped classifier of `model` for `image_size`-pixel images (or the one in `path`) and its metadata; loaded once, with `safe_mode=True`."
-    path = classifier_path(model, image_size) if path is None else Path(path)
+@renamed_keyword("model", "simulation")
+def load_classifier(simulation="model_iii", image_size=CLASSIFIER_SIZE, path=None):
+    "The shipped classifier of `simulation` for `image_size`-pixel images (or the one in `path`) and its metadata; loaded once, with `safe_mode=True`."
+    path = classifier_path(simulation, image_size) if path is None else Path(path)
     key = str(path.resolve())
     if key not in _loaded:
         if not path.is_file():
@@ -180,23 +184,26 @@ def _classifier_for(images, model):
     size = np.shape(images)[1] if np.ndim(images) >= 3 else CLASSIFIER_SIZE
     return load_classifier(model, size if (check_model(model), size) in shipped_classifiers() else CLASSIFIER_SIZE)[0]
 
-def classify_lenses(images, model="model_iii", batch_size=256, classifier=None):
-    """Class probabilities (n, 3), float32, in the order of `SUBSTRUCTURES`, of lenses `images` (n, H, W[, 1]) in [0, 1] of `model`,
+@renamed_keyword("model", "simulation")
+def classify_lenses(images, simulation="model_iii", batch_size=256, classifier=None):
+    """Class probabilities (n, 3), float32, in the order of `SUBSTRUCTURES`, of lenses `images` (n, H, W[, 1]) in [0, 1] of `simulation`,
     from the shipped classifier of the images' size if there is one, else the 64-px one (or `classifier`)."""
-    net = _classifier_for(images, model) if classifier is None else classifier
+    net = _classifier_for(images, simulation) if classifier is None else classifier
     x = prepare_images(images, net.input_shape[1])
     logits = np.concatenate([keras.ops.convert_to_numpy(net(x[i:i + batch_size], training=False)) for i in range(0, len(x), batch_size)]) \
         if len(x) else np.zeros((0, net.output_shape[-1]), np.float32)
     return keras.ops.convert_to_numpy(keras.ops.softmax(logits)).astype(np.float32)
 
-def feature_extractor(model="model_iii", image_size=CLASSIFIER_SIZE, classifier=None):
-    "Keras model from prepared images (B, size, size, 1) to the 128 penultimate features of the classifier of `model` for that size."
-    net = load_classifier(model, image_size)[0] if classifier is None else classifier
+@renamed_keyword("model", "simulation")
+def feature_extractor(simulation="model_iii", image_size=CLASSIFIER_SIZE, classifier=None):
+    "Keras model from prepared images (B, size, size, 1) to the 128 penultimate features of the classifier of `simulation` for that size."
+    net = load_classifier(simulation, image_size)[0] if classifier is None else classifier
     return keras.Model(net.input, net.get_layer("features").output, name=f"features_{net.name}")
 
-def lensing_features(images, model="model_iii", batch_size=256, classifier=None):
-    "The 128 penultimate-layer features (n, 128) of `model`'s classifier for the size of `images` (n, H, W[, 1]) in [0, 1], as `classify_lenses` picks it."
-    trunk = feature_extractor(classifier=_classifier_for(images, model) if classifier is None else classifier)
+@renamed_keyword("model", "simulation")
+def lensing_features(images, simulation="model_iii", batch_size=256, classifier=None):
+    "The 128 penultimate-layer features (n, 128) of `simulation`'s classifier for the size of `images` (n, H, W[, 1]) in [0, 1], as `classify_lenses` picks it."
+    trunk = feature_extractor(classifier=_classifier_for(images, simulation) if classifier is None else classifier)
     x = prepare_images(images, trunk.input_shape[1])
     parts = [keras.ops.convert_to_numpy(trunk(x[i:i + batch_size], training=False)) for i in range(0, len(x), batch_size)]
     return (np.concatenate(parts) if parts else np.zeros((0, trunk.output_shape[-1]))).astype(np.float32)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .lensing import SUBSTRUCTURES, positive_int
+from .lensing import SUBSTRUCTURES, positive_int, renamed_keyword
 
 # %% ../nbs/12_cli.ipynb #8a715520
 def _check_output_dir(path, force=False, what="folder", hint="pass --force to write into it anyway"):
@@ -23,16 +23,6 @@ def _check_output_dir(path, force=False, what="folder", hint="pass --force to wr
         raise FileExistsError(f"{path} already exists and is not empty; {hint}")
     return path
 
-# %% ../nbs/12_cli.ipynb #22d74ba9
-def _renamed(old, old_value, new, new_value):
-    "The value of option `new`, also when it came under its old name `old` (with a deprecation warning); both given: an error."
-    if old_value is None:
-        return new_value
-    if new_value is not None:
-        raise ValueError(f"{old}= and {new}= name the same setting ({old}= is the old name): give only {new}=")
-    warnings.warn(f"{old}= is deprecated: it names the DeepLense simulation, now {new}=", DeprecationWarning, stacklevel=3)
-    return old_value
-
 # %% ../nbs/12_cli.ipynb #a1a9bd1b
 def _check_class(substructure, allow_all=True):
     "`substructure` if it names a class (or 'all'), else a ValueError listing them."
@@ -40,17 +30,18 @@ def _check_class(substructure, allow_all=True):
     if substructure not in valid: raise ValueError(f"unknown substructure {substructure!r}; valid ones are {', '.join(valid)}")
     return substructure
 
-def simulate_command(out, n=10000, simulation=None, size=None, substructure="all", seed=0, noise="default", force=False, model=None):
+@renamed_keyword("model", "simulation")
+def simulate_command(out, n=10000, simulation="model_iii", size=None, substructure="all", seed=0, noise="default", force=False):
     """Write `n` simulated lenses per class of the DeepLense `simulation` (default "model_iii") into `out/<class>/<class>_NNNNNN.npy`, their parameters into `out/params.csv` and the
-    settings into `out/simulate.json`. `substructure`: "no_sub", "cdm", "vortex" or "all" (each class). Returns the list of class folders written. (`model=` is the old name of `simulation=`.)"""
+    settings into `out/simulate.json`. `substructure`: "no_sub", "cdm", "vortex" or "all" (each class). Returns the list of class folders written."""
     from lensddim.lensing import simulate_lenses, image_geometry, NOISES, check_model
-    model = _renamed("model", model, "simulation", simulation) or "model_iii"
+    model = simulation or "model_iii"
     classes = list(SUBSTRUCTURES) if _check_class(substructure) == "all" else [substructure]
     n, model = positive_int("--n", n), check_model(model)
     if noise not in NOISES: raise ValueError(f"--noise must be one of {', '.join(NOISES)}, got {noise!r}")
     size = image_geometry(model, size)[0]                      # refuses a size that cannot hold a DeepLense model's field
     if size < 8: raise ValueError(f"--size must be at least 8 pixels, got {size!r}")
-    if noise == "instrument" and model == "varied": simulate_lenses(1, model=model, size=size, noise=noise)   # its error, before any file
+    if noise == "instrument" and model == "varied": simulate_lenses(1, simulation=model, size=size, noise=noise)   # its error, before any file
     out = _check_output_dir(out, force)
     for name in classes:  # --force: remove this command's own earlier images, so no stale file is left behind
         for old in (out / name).glob(f"{name}_[0-9][0-9][0-9][0-9][0-9][0-9].npy"): old.unlink()
@@ -100,17 +91,17 @@ def _run_config(run_dir, data, preset, resume, overrides):
     return config
 
 # %% ../nbs/12_cli.ipynb #69bdca9d
+@renamed_keyword("model", "simulation")
 def train_command(run_dir, data=None, preset=None, simulation=None, substructure=None, epochs=None, batch_size=None, n_train=None,
-                  image_size=None, steps_per_epoch=None, seed=None, resume=False, force=False, allow_pickle=None, verbose="auto", model=None):
+                  image_size=None, steps_per_epoch=None, seed=None, resume=False, force=False, allow_pickle=None, verbose="auto"):
     """Train a diffusion model into `run_dir` (see the table above); returns the path of the saved `model.keras`.
 
     Options left at None take the preset's value (`preset` None: "quick"; `seed`: 0). A non-finite loss raises
-    `lensddim.runs.NonFiniteLossError` after restoring the last good checkpoint. (`model=` is the old name of `simulation=`.)"""
+    `lensddim.runs.NonFiniteLossError` after restoring the last good checkpoint."""
     from lensddim.lensing import check_model
     from lensddim.runs import train
     from lensddim.presets import preset_data, preset_model
     from lensddim.unet import check_unet_args
-    simulation = _renamed("model", model, "simulation", simulation)
     if resume and force: raise ValueError("--resume and --force contradict each other: choose one")
     if substructure is not None: _check_class(substructure)
     if simulation is not None: check_model(simulation)
@@ -181,14 +172,14 @@ def sample_command(model, out, n=64, substructure=None, guidance_scale=None, ste
     return images, labels
 
 # %% ../nbs/12_cli.ipynb #959efdc6
+@renamed_keyword("model", "simulation")
 def evaluate_command(source, data, features="lensing", simulation=None, n=None, steps=None, seed=0, out=None, subsets=100,
-                     subset_size=1000, allow_pickle=False, force=False, train_on_generated=False, tstr_steps=1000, model=None):
+                     subset_size=1000, allow_pickle=False, force=False, train_on_generated=False, tstr_steps=1000):
     """Score generated lenses (`source`: a sample folder of `lensddim sample`, a .npy file, or a model to generate from) against the
     real ones in `data`: per class when both have classes, else one set against the other. `n`: lenses per class to generate or use.
     Prints the scores, writes `out/scores.json` and figures (default `out`: beside the generated images, or the run folder; existing
     ones are kept unless `force`). With `train_on_generated`, also the classifier recipe trained on the generated lenses and on as many
-    real ones (`tstr_steps` steps each), scored on the other half of the real lenses. Returns the scores. (`model=` is the old name of
-    `simulation=`.)"""
+    real ones (`tstr_steps` steps each), scored on the other half of the real lenses. Returns the scores."""
     import matplotlib.pyplot as plt
     from lensddim.evaluate import (class_figure, class_scores, class_table, comparison_figure, load_real, prepare_real, read_generated,
                                    residual_figure, train_on_generated as tstr, MIN_PER_CLASS)
@@ -197,7 +188,6 @@ def evaluate_command(source, data, features="lensing", simulation=None, n=None, 
     from lensddim.lensing import check_model
     from lensddim.presets import is_model_source, load_model
     from lensddim.runs import class_labels
-    simulation = _renamed("model", model, "simulation", simulation)
     data = Path(data)
     if not data.exists(): raise FileNotFoundError(f"--data {data}: no such file or folder")
     if n is not None: n = positive_int("--n", n)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_lensing.ipynb #3548c53a
 from __future__ import annotations
-import os, math, operator, functools
+import os, math, operator, functools, warnings
 from dataclasses import dataclass
 from concurrent.futures import ThreadPoolExecutor
 import threading
@@ -17,9 +17,9 @@ __all__ = ['G_SI', 'C_SI', 'MSUN_KG', 'MPC_M', 'ARCSEC_PER_RAD', 'DEEPLENSE_ARCS
            'angular_diameter_distances', 'einstein_radius', 'deflection_scale', 'ellipticity_to_angle_ratio',
            'sie_constants', 'sie_deflection', 'shear_deflection', 'point_mass_deflection', 'sersic_ellipse',
            'sersic_total_flux', 'magnitude_to_amplitude', 'gaussian_kernels', 'gaussian_blur', 'positive_int',
-           'check_model', 'image_geometry', 'pixel_grid', 'render_lenses', 'sample_power_law', 'axion_mass_to_length',
-           'sample_lens_params', 'sample_poisson', 'band_background_rms', 'simulate_lenses', 'lenstronomy_images',
-           'SmoothLensFit', 'fit_smooth_lens', 'smooth_lens_residuals']
+           'renamed_keyword', 'check_model', 'image_geometry', 'pixel_grid', 'render_lenses', 'sample_power_law',
+           'axion_mass_to_length', 'sample_lens_params', 'sample_poisson', 'band_background_rms', 'simulate_lenses',
+           'lenstronomy_images', 'SmoothLensFit', 'fit_smooth_lens', 'smooth_lens_residuals']
 
 # %% ../nbs/00_lensing.ipynb #2458f88b
 G_SI = 6.67430e-11              # gravitational constant, m^3 kg^-1 s^-2 (CODATA 2018)
@@ -187,6 +187,23 @@ def positive_int(name, value):
     except TypeError: raise ValueError(f"{name} must be a positive integer, got {value!r}") from None
     if v < 1: raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return v
+
+def renamed_keyword(old, new):
+    """Decorator: the keyword argument `old` of the function is now called `new`; `old=` still works, with a DeprecationWarning
+    (giving both is a ValueError). lensddim calls a DeepLense configuration a *simulation*: "model" is the trained diffusion model."""
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            value = kwargs.pop(old, None)                  # (None: not given, as the command line's hidden old option passes it)
+            if value is not None:
+                if kwargs.get(new) is not None:
+                    raise ValueError(f"{fn.__name__}: {old}= and {new}= name the same setting ({old}= is its old name): give only {new}=")
+                warnings.warn(f"{fn.__name__}({old}=...) is deprecated: it names the DeepLense simulation, now {new}=",
+                              DeprecationWarning, stacklevel=2)
+                kwargs[new] = value
+            return fn(*args, **kwargs)
+        return wrapper
+    return decorate
 
 MODELS = {
     "model_i": dict(size=150, pixel_scale=0.05, psf_fwhm=0.087, psf_truncation=3.0, band=None),
@@ -356,14 +373,15 @@ def _chunk(chunk_size, size):
     "Images per chunk: given (a positive integer), or the count nearest 2**16 pixels (a few 0.5 MB arrays, which stay in the CPU cache)."
     return max(1, round(2**16 / size**2)) if chunk_size is None else positive_int("chunk_size", chunk_size)
 
-def render_lenses(params, model="model_iii", size=None, field_of_view=None, chunk_size=None, workers=None):
+@renamed_keyword("model", "simulation")
+def render_lenses(params, simulation="model_iii", size=None, field_of_view=None, chunk_size=None, workers=None):
     """Noise-free lensed images (float64, shape (n, size, size)) of the systems in `params`, in lenstronomy's units (surface brightness × pixel area).
 
-    `model` sets the pixel scale and the PSF truncation (see `MODELS`); `size` defaults to the model's, and for `model="varied"` the pixel scale is
+    `simulation` sets the pixel scale and the PSF truncation (see `MODELS`); `size` defaults to the simulation's, and for `simulation="varied"` the pixel scale is
     `field_of_view / size` (default field 7.5″). `chunk_size` images (default: about 2**16 pixels) are rendered at a time on `workers` threads
     (default min(2, CPUs)); neither changes the result."""
     n = _check_params(params)
-    size, pixel_scale, truncation = image_geometry(model, size, field_of_view)
+    size, pixel_scale, truncation = image_geometry(simulation, size, field_of_view)
     parts = _run_chunks(lambda sl: _render_chunk(params, sl, size, pixel_scale, truncation), n, _chunk(chunk_size, size), workers)
     return np.concatenate(parts) if parts else np.zeros((0, size, size))
 
@@ -554,15 +572,16 @@ def _varied_params(n, substructure, cfg, rng):
     return p
 
 # %% ../nbs/00_lensing.ipynb #ac4e1f64
-def sample_lens_params(n, substructure="no_sub", model="model_iii", seed=None, **settings):
-    """Draw `n` lens systems of `model` with `substructure`: a dict of arrays, one entry per image.
-    `seed` is an int, None or a `np.random.Generator`; `settings` override `DEEPLENSE_SETTINGS` or, for `model="varied"`, `LENS_DEFAULTS`."""
-    check_model(model); _check_substructure(substructure)
+@renamed_keyword("model", "simulation")
+def sample_lens_params(n, substructure="no_sub", simulation="model_iii", seed=None, **settings):
+    """Draw `n` lens systems of `simulation` with `substructure`: a dict of arrays, one entry per image.
+    `seed` is an int, None or a `np.random.Generator`; `settings` override `DEEPLENSE_SETTINGS` or, for `simulation="varied"`, `LENS_DEFAULTS`."""
+    check_model(simulation); _check_substructure(substructure)
     if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 0:
         raise ValueError(f"n must be a non-negative integer, got {n!r}")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    if model == "varied": return _varied_params(int(n), substructure, _varied_settings(settings), rng)
-    return _deeplense_params(int(n), substructure, model, _deeplense_settings(settings), rng)
+    if simulation == "varied": return _varied_params(int(n), substructure, _varied_settings(settings), rng)
+    return _deeplense_params(int(n), substructure, simulation, _deeplense_settings(settings), rng)
 
 # %% ../nbs/00_lensing.ipynb #baab480c
 POISSON_TABLE_MAX = 128      # means tabulated: [0, 128) on a grid of 1/POISSON_TABLE_STEP; larger means use numpy's sampler
@@ -665,28 +684,29 @@ def _add_noise(img, params, sl, seeds, model, noise, pixel_scale):
     return img
 
 # %% ../nbs/00_lensing.ipynb #5a7aa7b3
-def simulate_lenses(n, substructure="no_sub", model="model_iii", size=None, seed=None, return_params=False, noise="default",
+@renamed_keyword("model", "simulation")
+def simulate_lenses(n, substructure="no_sub", simulation="model_iii", size=None, seed=None, return_params=False, noise="default",
                     normalize=True, chunk_size=None, workers=None, **settings):
-    """Simulate `n` strong-lensing images of DeepLense's `model` (see `MODELS`), float32 of shape (n, size, size, 1).
+    """Simulate `n` strong-lensing images of DeepLense's `simulation` (see `MODELS`), float32 of shape (n, size, size, 1).
 
-    `substructure`: "no_sub", "cdm" or "vortex". `size`: pixels per side, default the model's (DeepLense models: not smaller). `seed`: int or None.
+    `substructure`: "no_sub", "cdm" or "vortex". `size`: pixels per side, default the simulation's (DeepLense models: not smaller). `seed`: int or None.
     `return_params=True` also returns the parameter dict (one entry per image). `noise`: "default" (what DeepLense's data has: Model I's counts,
     none for Models II and III, `noise_sigma` for `varied`), "none", or "instrument" (Models II and III: the band's noise). `normalize=True`: each
     image min-max scaled to [0, 1]; False: the renderer's units (Model I: photon counts). `chunk_size` images (default: about 2**16 pixels) are
     rendered at a time on `workers` threads (default min(2, CPUs)); neither changes the result. `settings` override `DEEPLENSE_SETTINGS` or, for
-    `model="varied"`, `LENS_DEFAULTS` (e.g. `subhalo_slope=-1.9`, `theta_E=(1.2, 1.2)`)."""
-    check_model(model)
+    `simulation="varied"`, `LENS_DEFAULTS` (e.g. `subhalo_slope=-1.9`, `theta_E=(1.2, 1.2)`)."""
+    check_model(simulation)
     if noise not in NOISES: raise ValueError(f"noise must be one of {NOISES}, got {noise!r}")
-    if noise == "instrument" and model == "varied":
+    if noise == "instrument" and simulation == "varied":
         raise ValueError("noise='instrument' needs a telescope: use model_ii or model_iii (model_i's default noise is its instrument's)")
     rng = np.random.default_rng(seed)
-    params = sample_lens_params(n, substructure, model, rng, **settings)
-    size, pixel_scale, truncation = image_geometry(model, size, settings.get("field_of_view") if model == "varied" else None)
+    params = sample_lens_params(n, substructure, simulation, rng, **settings)
+    size, pixel_scale, truncation = image_geometry(simulation, size, settings.get("field_of_view") if simulation == "varied" else None)
     chunk = _chunk(chunk_size, size)
     noise_seeds = rng.integers(0, 2**63, len(params["theta_E"]))
 
     def one_chunk(sl):
-        img = _add_noise(_render_chunk(params, sl, size, pixel_scale, truncation), params, sl, noise_seeds[sl], model, noise, pixel_scale)
+        img = _add_noise(_render_chunk(params, sl, size, pixel_scale, truncation), params, sl, noise_seeds[sl], simulation, noise, pixel_scale)
         if not normalize: return img.astype(np.float32)
         lo, hi = img.min(axis=(1, 2), keepdims=True), img.max(axis=(1, 2), keepdims=True)
         img -= lo                                                  # img is this chunk's own array: scaled in place
@@ -698,8 +718,9 @@ def simulate_lenses(n, substructure="no_sub", model="model_iii", size=None, seed
     return (images, params) if return_params else images
 
 # %% ../nbs/00_lensing.ipynb #dfb30481
-def lenstronomy_images(params, model="model_iii", size=None, field_of_view=None):
-    "Noise-free images (n, size, size) of the systems in `params` rendered by lenstronomy as `model`'s images were made (needs lenstronomy)."
+@renamed_keyword("model", "simulation")
+def lenstronomy_images(params, simulation="model_iii", size=None, field_of_view=None):
+    "Noise-free images (n, size, size) of the systems in `params` rendered by lenstronomy as `simulation`'s images were made (needs lenstronomy)."
     import warnings
     from lenstronomy.Data.pixel_grid import PixelGrid
     from lenstronomy.Data.imaging_data import ImageData
@@ -709,7 +730,7 @@ def lenstronomy_images(params, model="model_iii", size=None, field_of_view=None)
     from lenstronomy.ImSim.image_model import ImageModel
     from lenstronomy.Util import util
     n = _check_params(params)
-    size, pixel_scale, truncation = image_geometry(model, size, field_of_view)
+    size, pixel_scale, truncation = image_geometry(simulation, size, field_of_view)
     out = np.zeros((n, size, size))
     for i in range(n):
         g = lambda key: float(params[key][i])
@@ -723,12 +744,12 @@ def lenstronomy_images(params, model="model_iii", size=None, field_of_view=None)
             kwargs_lens.append(dict(theta_E=float(te) / math.sqrt(scale), center_x=float(px), center_y=float(py)))
         source = dict(R_sersic=g("source_R_sersic"), n_sersic=g("source_n_sersic"), e1=g("source_e1"), e2=g("source_e2"),
                       center_x=g("source_x"), center_y=g("source_y"))
-        if model in ("model_ii", "model_iii"):
+        if simulation in ("model_ii", "model_iii"):
             from astropy.cosmology import FlatLambdaCDM
             from lenstronomy.SimulationAPI.sim_api import SimAPI
             from lenstronomy.SimulationAPI.ObservationConfig.Euclid import Euclid
             from lenstronomy.SimulationAPI.ObservationConfig.HST import HST
-            band = Euclid(band="VIS", psf_type="GAUSSIAN", coadd_years=6) if model == "model_ii" else HST(band="WFC3_F160W", psf_type="GAUSSIAN")
+            band = Euclid(band="VIS", psf_type="GAUSSIAN", coadd_years=6) if simulation == "model_ii" else HST(band="WFC3_F160W", psf_type="GAUSSIAN")
             kwargs_model = dict(lens_model_list=names, source_light_model_list=["SERSIC_ELLIPSE"])
             if scale != 1.0:
                 kwargs_model.update(lens_redshift_list=[0.5] * len(names), source_redshift_list=[1.0], z_source=1.0, z_source_convention=2.5,
@@ -739,7 +760,7 @@ def lenstronomy_images(params, model="model_iii", size=None, field_of_view=None)
                 _, kwargs_source, _ = sim.magnitude2amplitude(None, [dict(source, magnitude=g("source_magnitude"))])
                 out[i] = sim.image_model_class({"point_source_supersampling_factor": 1}).image(kwargs_lens, kwargs_source, None)
             continue
-        if model == "model_i":
+        if simulation == "model_i":
             _, _, ra0, dec0, _, _, pix2angle, _ = util.make_grid_with_coordtransform(num_pix=size, delta_pix=pixel_scale, center_ra=0, center_dec=0,
                                                                                    subgrid_res=1, inverse=False)
             grid = ImageData(image_data=np.zeros((size, size)), ra_at_xy_0=ra0, dec_at_xy_0=dec0, transform_pix2angle=pix2angle)
@@ -821,7 +842,7 @@ def _check_smooth_input(images, model):
     "`images` as float64 (n, H, W) if a smooth-lens fit of `model` can be made, else a ValueError naming the problem."
     check_model(model)
     if model == "varied":
-        raise ValueError("model='varied' has no fixed lens (every system draws its own Einstein radius, ellipticity, shear, PSF and lens light), "
+        raise ValueError("simulation='varied' has no fixed lens (every system draws its own Einstein radius, ellipticity, shear, PSF and lens light), "
                          f"so its no_sub images are not a family of source positions; fit_smooth_lens needs one of {', '.join(DEEPLENSE_MODELS)}")
     images = np.asarray(images, dtype=np.float64)
     if images.ndim == 4:
@@ -845,20 +866,21 @@ def _check_smooth_input(images, model):
     return images
 
 # %% ../nbs/00_lensing.ipynb #62946175
-def fit_smooth_lens(images, model="model_iii", grid=15, max_iter=30, tol=1e-6, chunk_size=256):
-    """Fit each of `images` (n, H, W) or (n, H, W, 1), H = W >= 16, by the smooth (no_sub) lens of DeepLense's `model` (`DEEPLENSE_SETTINGS`'s lens):
-    `image ≈ scale · render(source_x, source_y) + offset`, the render made at the model's size and resized to H px as the data pipeline does
+@renamed_keyword("model", "simulation")
+def fit_smooth_lens(images, simulation="model_iii", grid=15, max_iter=30, tol=1e-6, chunk_size=256):
+    """Fit each of `images` (n, H, W) or (n, H, W, 1), H = W >= 16, by the smooth (no_sub) lens of DeepLense's `simulation` (`DEEPLENSE_SETTINGS`'s lens):
+    `image ≈ scale · render(source_x, source_y) + offset`, the render made at the simulation's size and resized to H px as the data pipeline does
     (`lensddim.data.fit_images`, `fit="resize"`). Returns a `SmoothLensFit` (source position, scale, offset, fit, residual map, relative residual).
 
-    `grid` × `grid` source positions over the prior (rendered once per model and size, cached) give each image its start; then Levenberg–Marquardt
+    `grid` × `grid` source positions over the prior (rendered once per simulation and size, cached) give each image its start; then Levenberg–Marquardt
     steps on the two coordinates, with scale and offset solved linearly at each, until a step is below `tol` arcsec or after `max_iter` steps.
     `chunk_size` images are fitted at a time (memory); it does not change the result."""
-    images = _check_smooth_input(images, model)
+    images = _check_smooth_input(images, simulation)
     grid, max_iter, chunk_size = positive_int("grid", grid), positive_int("max_iter", max_iter), positive_int("chunk_size", chunk_size)
     if not (isinstance(tol, (int, float, np.floating)) and tol > 0): raise ValueError(f"tol must be a positive number (arcsec), got {tol!r}")
     n, size, _ = images.shape
-    render = _smooth_renderer(model, size)
-    gx, gy, G, gnorm2 = _smooth_grid(model, size, grid)
+    render = _smooth_renderer(simulation, size)
+    gx, gy, G, gnorm2 = _smooth_grid(simulation, size, grid)
     Y = images.reshape(n, -1)
     out = {k: np.empty(n) for k in ("source_x", "source_y", "scale", "offset")}
     fit = np.empty_like(Y)
@@ -901,6 +923,7 @@ def fit_smooth_lens(images, model="model_iii", grid=15, max_iter=30, tol=1e-6, c
     relative = np.linalg.norm(residual.reshape(n, -1), axis=1) / np.linalg.norm(Y, axis=1)
     return SmoothLensFit(**out, fit=fit, residual=residual, relative_residual=relative)
 
-def smooth_lens_residuals(images, model="model_iii", **kwargs):
-    "The relative residual ‖image − fit‖ / ‖image‖ of each image's best smooth lens, shape (n,): `fit_smooth_lens(images, model, **kwargs).relative_residual`."
-    return fit_smooth_lens(images, model, **kwargs).relative_residual
+@renamed_keyword("model", "simulation")
+def smooth_lens_residuals(images, simulation="model_iii", **kwargs):
+    "The relative residual ‖image − fit‖ / ‖image‖ of each image's best smooth lens, shape (n,): `fit_smooth_lens(images, simulation, **kwargs).relative_residual`."
+    return fit_smooth_lens(images, simulation, **kwargs).relative_residual
