@@ -66,7 +66,7 @@ from keras import ops
 
 from lensddim.model import PRECISIONS, DiffusionModel
 from lensddim.sampler import network_calls, sampling_rates
-from lensddim.unet import build_unet
+from lensddim.unet import build_unet, network_flops
 
 FULL = dict(sizes=[32, 64], widths=[32, 64, 96, 128], block_depth=2, batch=64, steps=100, warmup=2, rounds=3,
             calls=[10, 20, 50], sample_n=256, matmul_n=8192)
@@ -201,16 +201,6 @@ def bf16_matmul_rate(n, repeats=10, tries=5):
 
 
 # --- FLOPs per image ------------------------------------------------------------------------------------------------------
-
-def counted_flops_per_image(network, training=True):
-    "Conv2D and Dense multiply-adds of one image x 2 (x 3 for forward + backward when `training`), as bench/train.py."
-    macs = 0
-    for layer in network.layers:
-        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
-            positions = int(np.prod(layer.output.shape[1:-1])) if len(layer.output.shape) > 2 else 1
-            macs += positions * int(np.prod(layer.kernel.shape))
-    return 2 * (3 if training else 1) * macs
-
 
 def xla_flops_per_image(network, batch, training=True):
     "XLA's FLOP count (cost analysis of the lowered computation) of the U-Net's forward (+ backward) on one batch, per image."
@@ -347,10 +337,10 @@ def main(argv=None):
             flops, inference = xla_flops_per_image(network, batch), xla_flops_per_image(network, batch, training=False)
             method = "XLA cost analysis"
         else:
-            flops, inference = counted_flops_per_image(network), counted_flops_per_image(network, training=False)
+            flops, inference = network_flops(network), network_flops(network, training=False)
             method = "Conv2D/Dense multiply-adds x 2 x 3"
         print(f"{size} px: training {flops / 1e9:.3f} GFLOP per image ({method}; counted multiply-adds x 6: "
-              f"{counted_flops_per_image(network) / 1e9:.3f}), a network call {inference / 1e9:.3f} GFLOP per image", flush=True)
+              f"{network_flops(network) / 1e9:.3f}), a network call {inference / 1e9:.3f} GFLOP per image", flush=True)
         rate = {key: len(images) / float(np.median(s)) for key, s in seconds.items()}
         print(f"  {size} px training img/s: " + ", ".join(f"{n} {p} {r:.1f}" for (n, p), r in rate.items()), flush=True)
         for (name, precision), value in rate.items():

@@ -54,22 +54,12 @@ import keras
 import tensorflow as tf
 
 from lensddim.model import DiffusionModel
-from lensddim.unet import build_unet
+from lensddim.unet import build_unet, network_flops
 
 CONFIGS = {
     "small": dict(image_size=32, widths=(16, 32, 64), block_depth=2),
     "default": dict(image_size=64, widths=(32, 64, 96, 128), block_depth=2),
 }
-
-
-def training_flops_per_image(network):
-    "2 × 3 × (Conv2D and Dense multiply-accumulates) of one image through `network`."
-    macs = 0
-    for layer in network.layers:
-        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
-            positions = int(np.prod(layer.output.shape[1:-1])) if len(layer.output.shape) > 2 else 1
-            macs += positions * int(np.prod(layer.kernel.shape))
-    return 2 * 3 * macs
 
 
 def matmul_gflops(n=2048, repeats=20):
@@ -232,7 +222,7 @@ def main():
         config = CONFIGS[name]
         seconds, network = step_times(config, args.batch, args.warmup, args.steps, args.rounds, args.jit)
         seconds_ddim, seconds_bare = seconds["DiffusionModel"], seconds["bare U-Net"]
-        flops = training_flops_per_image(network)
+        flops = network_flops(network)
         for label, seconds in (("DiffusionModel", seconds_ddim), ("bare U-Net", seconds_bare)):
             rate = args.batch / seconds
             rows.append((name, label, config, network.count_params(), flops / 1e9, seconds, rate, rate * flops / 1e9))

@@ -383,5 +383,6 @@ d = { 'settings': { 'branch': 'main',
                                'lensddim.unet._attention': ('unet.html#_attention', 'lensddim/unet.py'),
                                'lensddim.unet.build_unet': ('unet.html#build_unet', 'lensddim/unet.py'),
                                'lensddim.unet.check_unet_args': ('unet.html#check_unet_args', 'lensddim/unet.py'),
+                               'lensddim.unet.network_flops': ('unet.html#network_flops', 'lensddim/unet.py'),
                                'lensddim.unet.residual_block': ('unet.html#residual_block', 'lensddim/unet.py'),
                                'lensddim.unet.unet_table': ('unet.html#unet_table', 'lensddim/unet.py')}}}

@@ -5,7 +5,7 @@
 # %% ../nbs/06_unet.ipynb #e4d43fea
 from __future__ import annotations
 
-import operator
+import math, operator
 
 import keras
 from keras import layers, ops
@@ -14,7 +14,7 @@ from .lensing import positive_int
 from .embedding import SinusoidalEmbedding
 
 # %% auto #0
-__all__ = ['SpatialSelfAttention', 'residual_block', 'check_unet_args', 'build_unet', 'unet_table']
+__all__ = ['SpatialSelfAttention', 'residual_block', 'check_unet_args', 'build_unet', 'unet_table', 'network_flops']
 
 # %% ../nbs/06_unet.ipynb #4916a274
 @keras.saving.register_keras_serializable(package="lensddim")
@@ -190,3 +190,13 @@ def unet_table(image_size=64, widths=(32, 64, 96, 128), block_depth=2, attention
             down, up = f"{block_depth} res blocks{attn} (bottom)", "—"
         rows.append(f"| {level} | {size}×{size} | {width} | {down} | {up} |")
     return "\n".join(rows)
+
+# %% ../nbs/06_unet.ipynb #322dc3ca
+def network_flops(network, training=True):
+    "FLOPs of one image through `network`'s Conv2D and Dense layers: 2 × multiply-adds, × 3 for a training step (forward and backward)."
+    macs = 0
+    for layer in network.layers:
+        if isinstance(layer, (layers.Conv2D, layers.Dense)):
+            positions = math.prod(layer.output.shape[1:-1]) if len(layer.output.shape) > 2 else 1
+            macs += positions * math.prod(layer.kernel.shape)
+    return 2 * (3 if training else 1) * macs
