@@ -224,7 +224,7 @@ def evaluate_command(source, data, features="lensing", simulation=None, n=None, 
     if None in real and labels is None:                 # one set against another
         generated = generated[:per_class]
         out.mkdir(parents=True, exist_ok=True)
-        scores = evaluate(generated, real[None], features=f"lensing:{simulation}" if features == "lensing" else features, seed=seed,
+        scores = evaluate(real[None], generated, features=f"lensing:{simulation}" if features == "lensing" else features, seed=seed,
                           subsets=subsets, subset_size=subset_size)
         plt.close(comparison_figure(real[None], generated, out / "comparison.png"))
         (out / "scores.json").write_text(json.dumps(scores, indent=1, default=float))

@@ -328,8 +328,8 @@ class KID(keras.metrics.Metric):
 
 # %% ../nbs/03_kid.ipynb #79ef56e2
 def evaluate(
-    model_or_images,  # an object with .generate(n, steps=..., seed=...), or generated images (n, H, W[, 1])
     real_images,  # real images (n, H, W[, 1]) in [0, 1]
+    model_or_images,  # an object with .generate(n, steps=..., seed=...), or generated images (n, H, W[, 1])
     features="lensing",  # feature space: a name in FEATURE_SPACES or a model
     n: int | None = None,  # images to generate (default: as many as real images); with images: use the first n
     steps: int = 20,  # sampling steps passed to .generate
@@ -338,7 +338,11 @@ def evaluate(
     subset_size: int = 1000,  # KID subset size (reduced with a warning when there are fewer images)
     batch_size: int = 256,  # images per feature-extraction batch
 ) -> dict:
-    "KID (mean, std) and FID of generated vs real images: {'kid_mean', 'kid_std', 'fid', 'n_real', 'n_generated', 'summary'}."
+    """KID (mean, std) and FID of generated vs real images: {'kid_mean', 'kid_std', 'fid', 'n_real', 'n_generated', 'summary'}.
+    The real images come first, as in `kid_score` and `fid_score`."""
+    if hasattr(real_images, "generate"):
+        raise TypeError("evaluate(real_images, model_or_images): the real images come first (as in kid_score), then the model or the "
+                        "generated images")
     if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1):
         raise ValueError(f"n must be None or an integer >= 1 (the number of generated images to use); got {n!r}.")
     real_images = _as_images(real_images, "real_images")
