@@ -71,6 +71,63 @@ class EMA:
         d = self.decay_at(step)
         return [d * a + (1.0 - d) * ops.cast(w, a.dtype) for a, w in zip(averages, weights)]
 
+# %% ../nbs/08_model.ipynb #cbfb0942
+_SEED_STATE = "seed_generator_state"
+INTENSITIES = ("linear", "sqrt")
+PRECISIONS = {"float32": "float32", "bfloat16": "mixed_bfloat16"}   # name → Keras dtype policy of the U-Nets
+SAMPLING_KEYS = ("steps", "solver", "spacing", "eta", "guidance_scale", "guidance_interval")
+
+@contextlib.contextmanager
+def _dtype_policy(policy):
+    "Build layers under the Keras dtype policy `policy` inside the block; the global policy is restored after."
+    old = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(old)
+
+def _check_class_names(class_names, num_classes):
+    "`class_names` as a list of `num_classes` distinct strings (or None), or a ValueError."
+    if class_names is None:
+        return None
+    names = [str(c) for c in class_names]
+    if num_classes is None or len(names) != num_classes or len(set(names)) != len(names):
+        raise ValueError(f"class_names must be {num_classes or 'no'} distinct names, one per class (num_classes={num_classes}), "
+                         f"got {names!r}.")
+    return names
+
+def _check_interval(interval, num_classes):
+    "A guidance interval as a list [low, high] of σ = noise rate / signal rate, 0 <= low < high, or a ValueError."
+    ok = (num_classes is not None and isinstance(interval, (tuple, list)) and len(interval) == 2
+          and all(isinstance(v, (int, float)) and v >= 0 for v in interval) and interval[0] < interval[1])
+    if not ok:
+        raise ValueError(f"guidance_interval must be a pair (low, high) of noise levels σ = noise rate / signal rate with "
+                         f"0 <= low < high, on a conditional model; got {interval!r}")
+    return [float(interval[0]), float(interval[1])]
+
+def _check_sampling(sampling, num_classes, schedule):
+    "The recommended sampling settings as a dict of `SAMPLING_KEYS`, or a ValueError naming an unknown key or a bad value."
+    sampling = dict(sampling or {})
+    unknown = sorted(set(sampling) - set(SAMPLING_KEYS))
+    if unknown:
+        raise ValueError(f"sampling has unknown settings {unknown}; valid ones: {', '.join(SAMPLING_KEYS)}.")
+    if "steps" in sampling:
+        sampling["steps"] = positive_int("sampling['steps']", sampling["steps"])
+    if "guidance_scale" in sampling:
+        g = sampling["guidance_scale"]
+        if num_classes is None or not (isinstance(g, (int, float)) and math.isfinite(g) and g >= 0):
+            raise ValueError(f"sampling['guidance_scale'] needs a conditional model and a number >= 0, got {g!r}.")
+        sampling["guidance_scale"] = float(g)
+    if sampling.get("guidance_interval") is not None:
+        sampling["guidance_interval"] = _check_interval(sampling["guidance_interval"], num_classes)
+    if "solver" in sampling:
+        solver_settings(sampling["solver"], schedule, sampling.get("eta"), sampling.get("spacing"))   # its own checks and messages
+    return sampling
+
+def _serialize_schedule(spec, schedule):
+    return spec if isinstance(spec, str) else keras.saving.serialize_keras_object(schedule)
+
 # %% ../nbs/08_model.ipynb #fb8e756d
 @contextlib.contextmanager
 def _python_random_seed(seed):
@@ -179,62 +236,6 @@ class DiffusionModel(keras.Model):
         images = ops.cast(images, "float32")
         return ops.sqrt(ops.clip(images, 0.0, 1.0)) if self.intensity == "sqrt" else images
 
-_SEED_STATE = "seed_generator_state"
-INTENSITIES = ("linear", "sqrt")
-PRECISIONS = {"float32": "float32", "bfloat16": "mixed_bfloat16"}   # name → Keras dtype policy of the U-Nets
-SAMPLING_KEYS = ("steps", "solver", "spacing", "eta", "guidance_scale", "guidance_interval")
-
-@contextlib.contextmanager
-def _dtype_policy(policy):
-    "Build layers under the Keras dtype policy `policy` inside the block; the global policy is restored after."
-    old = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(policy)
-    try:
-        yield
-    finally:
-        keras.config.set_dtype_policy(old)
-
-def _check_class_names(class_names, num_classes):
-    "`class_names` as a list of `num_classes` distinct strings (or None), or a ValueError."
-    if class_names is None:
-        return None
-    names = [str(c) for c in class_names]
-    if num_classes is None or len(names) != num_classes or len(set(names)) != len(names):
-        raise ValueError(f"class_names must be {num_classes or 'no'} distinct names, one per class (num_classes={num_classes}), "
-                         f"got {names!r}.")
-    return names
-
-def _check_interval(interval, num_classes):
-    "A guidance interval as a list [low, high] of σ = noise rate / signal rate, 0 <= low < high, or a ValueError."
-    ok = (num_classes is not None and isinstance(interval, (tuple, list)) and len(interval) == 2
-          and all(isinstance(v, (int, float)) and v >= 0 for v in interval) and interval[0] < interval[1])
-    if not ok:
-        raise ValueError(f"guidance_interval must be a pair (low, high) of noise levels σ = noise rate / signal rate with "
-                         f"0 <= low < high, on a conditional model; got {interval!r}")
-    return [float(interval[0]), float(interval[1])]
-
-def _check_sampling(sampling, num_classes, schedule):
-    "The recommended sampling settings as a dict of `SAMPLING_KEYS`, or a ValueError naming an unknown key or a bad value."
-    sampling = dict(sampling or {})
-    unknown = sorted(set(sampling) - set(SAMPLING_KEYS))
-    if unknown:
-        raise ValueError(f"sampling has unknown settings {unknown}; valid ones: {', '.join(SAMPLING_KEYS)}.")
-    if "steps" in sampling:
-        sampling["steps"] = positive_int("sampling['steps']", sampling["steps"])
-    if "guidance_scale" in sampling:
-        g = sampling["guidance_scale"]
-        if num_classes is None or not (isinstance(g, (int, float)) and math.isfinite(g) and g >= 0):
-            raise ValueError(f"sampling['guidance_scale'] needs a conditional model and a number >= 0, got {g!r}.")
-        sampling["guidance_scale"] = float(g)
-    if sampling.get("guidance_interval") is not None:
-        sampling["guidance_interval"] = _check_interval(sampling["guidance_interval"], num_classes)
-    if "solver" in sampling:
-        solver_settings(sampling["solver"], schedule, sampling.get("eta"), sampling.get("spacing"))   # its own checks and messages
-    return sampling
-
-def _serialize_schedule(spec, schedule):
-    return spec if isinstance(spec, str) else keras.saving.serialize_keras_object(schedule)
-
 # %% ../nbs/08_model.ipynb #0d51df76
 @patch
 def compile(self: DiffusionModel, optimizer=None, learning_rate=1e-3, weight_decay=1e-4, **kwargs):
@@ -312,6 +313,7 @@ def _network_output(self: DiffusionModel, noisy_images, noise_rates, labels=None
         inputs.append(ops.full((batch,), self.num_classes, "int32") if labels is None else ops.cast(labels, "int32"))
     return ops.cast(network(inputs, training=training), "float32")
 
+# %% ../nbs/08_model.ipynb #b47acb4a
 @patch
 def _check_batch(self: DiffusionModel, images):
     if tuple(images.shape[1:]) != (self.image_size, self.image_size, self.channels):
@@ -527,6 +529,7 @@ def sampling_settings(self: DiffusionModel, steps=None, solver=None, spacing=Non
     interval = recommended.get("guidance_interval") if guidance_interval is None else _check_interval(guidance_interval, self.num_classes)
     return dict(steps=steps, solver=solver, spacing=spacing, eta=eta, guidance_scale=float(guidance_scale), guidance_interval=interval)
 
+# %% ../nbs/08_model.ipynb #2f705681
 @patch
 def generate(self: DiffusionModel, n, steps=None, solver=None, spacing=None, eta=None, seed=None, labels=None,
              guidance_scale=None, guidance_interval=None, batch_size=64, clip=False, return_trajectory=False, verbose="auto"):
