@@ -104,7 +104,7 @@ def fit_classifier(images, labels, image_size=CLASSIFIER_SIZE, epochs=8, batch_s
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, epochs * steps)
     classifier.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4),
                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
-    classifier.fit(data, epochs=epochs, steps_per_epoch=steps, verbose=verbose)
+    classifier.fit(data, epochs=epochs, steps_per_epoch=steps, shuffle=False, verbose=verbose)   # the pipeline shuffles
     if recalibrate:
         norms = [layer for layer in classifier._flatten_layers() if isinstance(layer, layers.BatchNormalization)]
         momenta = [layer.momentum for layer in norms]
