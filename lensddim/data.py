@@ -179,13 +179,17 @@ def _as_image_array(source):
     if not np.all(np.isfinite(a)): raise ValueError("image array contains NaN or infinite values")
     return a
 
-def _check_labels(labels, n):
-    "`labels` as int32 (n,): whole numbers >= 0, one per image."
+def _check_labels(labels, n=None, num_classes=None):
+    """`labels` as int32 numpy, or a ValueError naming the problem: whole numbers (floats holding whole values pass), one per image
+    when `n` is given, class indices 0..num_classes-1 when `num_classes` is given (else >= 0). The one check of labels: the data
+    pipeline, `DiffusionModel.fit` and `train` all call it."""
     a = np.asarray(labels)
-    if a.shape != (n,): raise ValueError(f"labels must be one integer per image: expected shape ({n},), got {a.shape}")
+    expected = f"class indices 0..{num_classes - 1} (num_classes={num_classes})" if num_classes else "class indices >= 0"
+    if n is not None and a.shape != (n,): raise ValueError(f"labels must be one integer per image: expected shape ({n},), got {a.shape}")
     if a.dtype.kind not in "iu" and not (a.dtype.kind == "f" and np.all(np.isfinite(a)) and np.all(a == np.round(a))):
-        raise ValueError(f"labels must be integers (class indices), got dtype {a.dtype}")
-    if n and a.min() < 0: raise ValueError(f"labels must be class indices >= 0, got {a.min()}")
+        raise ValueError(f"labels must be integers ({expected}), got dtype {a.dtype}")
+    bad = a[(a < 0) | (a >= num_classes)] if num_classes else a[a < 0]
+    if bad.size: raise ValueError(f"labels must be {expected}, got {bad.ravel()[:5].tolist()}")
     return a.astype(np.int32)
 
 def images_at_size(images, image_size, fit="resize", normalize="auto"):

@@ -15,6 +15,7 @@ from fastcore.basics import patch
 from keras import ops
 
 from .lensing import positive_int
+from .data import _check_labels
 from .forward import check_prediction, get_schedule, prediction_target, split_prediction
 from .unet import build_unet, check_unet_args
 from .sampler import check_seed, sample, sampling_rates, solver_settings
@@ -414,16 +415,6 @@ def adapt(self: DiffusionModel, data, steps=None):
     self.normalizer.adapt(images)
     return self
 
-def _check_labels(labels, num_classes):
-    "`labels` as int32 numpy, or a ValueError unless they are whole numbers in 0..num_classes-1."
-    values = np.asarray(labels)
-    if values.dtype.kind not in "iu" and not (values.dtype.kind == "f" and np.all(values == np.round(values))):
-        raise ValueError(f"labels must be whole numbers (class indices 0..{num_classes - 1}), got dtype {values.dtype}.")
-    bad = values[(values < 0) | (values >= num_classes)]
-    if bad.size:
-        raise ValueError(f"labels must be class indices 0..{num_classes - 1} (num_classes={num_classes}), got {bad.ravel()[:5].tolist()}.")
-    return values.astype("int32")
-
 def _checked_label_pipeline(dataset, num_classes):
     "`dataset` of (images, labels) with a check of every batch's labels inside the tf.data pipeline."
     import tensorflow as tf
@@ -442,7 +433,7 @@ def fit(self: DiffusionModel, x=None, y=None, *args, **kwargs):
                          "model.adapt(dataset, steps=...)) before fit, or train with lensddim.runs.train, which adapts it.")
     if self.num_classes is not None:
         if y is not None:
-            y = _check_labels(ops.convert_to_numpy(y) if not isinstance(y, np.ndarray) else y, self.num_classes)
+            y = _check_labels(ops.convert_to_numpy(y) if not isinstance(y, np.ndarray) else y, num_classes=self.num_classes)
         elif hasattr(x, "element_spec") and isinstance(x.element_spec, (tuple, list)):
             x = _checked_label_pipeline(x, self.num_classes)
     self._initial_epoch = None   # keras.callbacks.BackupAndRestore sets it on restore and Keras never resets it

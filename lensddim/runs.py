@@ -16,10 +16,10 @@ import keras
 from keras import ops
 
 from .lensing import positive_int
-from .data import array_batches, epoch_steps, images_at_size, make_dataset
+from .data import _check_labels, array_batches, epoch_steps, images_at_size, make_dataset
 from .kid import extract_features, kid_score
 from .sampler import check_seed
-from .model import DiffusionModel, _check_labels, _check_not_empty, _repeats_forever
+from .model import DiffusionModel, _check_not_empty, _repeats_forever
 
 # %% ../nbs/09_runs.ipynb #969fe00f
 CHECKPOINT_DIR = "checkpoint"     # keras.callbacks.BackupAndRestore's folder
@@ -284,7 +284,7 @@ def _training_data(model, data, steps_per_epoch):
     if model.num_classes is not None:
         if labels is None:
             raise ValueError("This model is conditional (num_classes set): pass data=(images, labels).")
-        labels = _check_labels(labels, model.num_classes)
+        labels = _check_labels(labels, len(images), model.num_classes)
     return np.asarray(images, dtype="float32"), labels
 
 def _run_dir_for(run_dir, resume, overwrite):
