@@ -174,8 +174,7 @@ class DiffusionModel(keras.Model):
         self.min_snr_gamma = None if min_snr_gamma is None else float(min_snr_gamma)
         self.ema = EMA(ema, ema_warmup)
         self.image_fit, self.intensity, self.precision = fit, intensity, precision
-        self.class_names = _check_class_names(class_names, num_classes)
-        self.simulation, self.sampling = simulation, _check_sampling(sampling, num_classes, self.schedule)
+        self.class_names, self.simulation, self.sampling = class_names, simulation, sampling   # checked by their setters
         self._unet_config = dict(image_size=self.image_size, channels=self.channels, widths=tuple(widths),
                                  block_depth=block_depth, embedding_dims=embedding_dims,
                                  embedding_max_frequency=embedding_max_frequency,
@@ -184,7 +183,7 @@ class DiffusionModel(keras.Model):
         self._config = dict(self._unet_config, label_dropout=self.label_dropout, prediction=prediction,
                             loss=loss, min_snr_gamma=self.min_snr_gamma, schedule=_serialize_schedule(schedule, self.schedule),
                             ema=self.ema.decay, ema_warmup=self.ema.warmup, fit=fit, intensity=intensity, precision=precision,
-                            class_names=self.class_names, simulation=simulation, sampling=self.sampling, seed=seed)
+                            seed=seed)
         with _python_random_seed(seed), _dtype_policy(PRECISIONS[precision]):
             self.network = build_unet(**self._unet_config, name="network")
             self.ema_network = build_unet(**self._unet_config, name="ema_network")
@@ -204,7 +203,23 @@ class DiffusionModel(keras.Model):
         self.built = True
 
     def get_config(self):
-        return {"name": self.name, "trainable": self.trainable, **self._config}
+        "The constructor's settings, the description (`class_names`, `simulation`, `sampling`) as it is now."
+        return {"name": self.name, "trainable": self.trainable, **self._config,
+                "class_names": self.class_names, "simulation": self.simulation, "sampling": self.sampling}
+
+    # The description may be set after construction (a legacy file described by hand, a new recommended sampling); it is checked
+    # when set, so that a bad value is refused before it reaches a saved file.
+    @property
+    def class_names(self): return self._class_names
+
+    @class_names.setter
+    def class_names(self, value): self._class_names = _check_class_names(value, self.num_classes)
+
+    @property
+    def sampling(self): return self._sampling
+
+    @sampling.setter
+    def sampling(self, value): self._sampling = _check_sampling(value, self.num_classes, self.schedule)
 
     def save_own_variables(self, store):
         "Keras' own variables plus the state of the random generator, which Keras does not save."
