@@ -76,7 +76,7 @@ def _config_json(model):
     config = model.get_config() if hasattr(model, "get_config") else {}
     return json.loads(json.dumps(config, default=str))
 
-_UNCHECKED_CONFIG = ("name", "trainable", "seed")   # settings a resumed run may change
+_UNCHECKED_CONFIG = ("name", "trainable", "seed", "sampling")   # settings a resumed run may change (sampling: a recommendation)
 
 def _run_state(run_dir):
     path = Path(run_dir) / RUN_STATE
