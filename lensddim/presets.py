@@ -22,7 +22,7 @@ from .evaluate import canonical_classes
 PRESETS = {
     "quick": dict(simulation="model_iii", substructure="all", image_size=32, widths=(16, 32, 64), block_depth=2, batch_size=32, epochs=15,
                   n_train=4000, learning_rate=2e-3, ema=0.99, prediction="noise", intensity="sqrt", augment="rot180", fit="resize",
-                  sampling=dict(steps=20, guidance_scale=4.0)),
+                  sampling=dict(steps=20, solver="ddpm", guidance_scale=2.0)),
     "deeplense64": dict(simulation="model_iii", substructure="all", image_size=64, widths=(32, 64, 96, 128), block_depth=2, batch_size=64,
                         epochs=50, n_train=10000, learning_rate=1e-3, ema=0.999, prediction="noise", intensity="sqrt", augment="rot180",
                         fit="resize", sampling=dict(steps=20, guidance_scale=2.0)),
