@@ -21,14 +21,14 @@ from .evaluate import canonical_classes
 # %% ../nbs/11_presets.ipynb #c00dbf9e
 PRESETS = {
     "quick": dict(simulation="model_iii", substructure="all", image_size=32, widths=(16, 32, 64), block_depth=2, batch_size=32, epochs=15,
-                  n_train=4000, learning_rate=2e-3, ema=0.99, prediction="noise", intensity="sqrt", augment="rot180", fit="resize",
+                  n_train=4000, learning_rate=2e-3, ema=0.99, prediction="noise", loss="mse", intensity="sqrt", augment="rot180", fit="resize",
                   sampling=dict(steps=20, solver="ddpm", guidance_scale=2.0)),
     "deeplense64": dict(simulation="model_iii", substructure="all", image_size=64, widths=(32, 64, 96, 128), block_depth=2, batch_size=64,
-                        epochs=50, n_train=10000, learning_rate=1e-3, ema=0.999, prediction="noise", intensity="sqrt", augment="rot180",
-                        fit="resize", sampling=dict(steps=20, guidance_scale=2.0)),
+                        epochs=50, n_train=10000, learning_rate=1e-3, ema=0.999, prediction="noise", loss="mae", intensity="sqrt",
+                        augment="rot180", fit="resize", sampling=dict(steps=20, guidance_scale=2.0)),
     "deeplense150": dict(simulation="model_i", substructure="all", image_size=144, widths=(32, 64, 96, 128), block_depth=2, batch_size=32,
-                         epochs=50, n_train=10000, learning_rate=1e-3, ema=0.999, prediction="noise", intensity="sqrt", augment="rot180",
-                         fit="crop", sampling=dict(steps=20, guidance_scale=2.0)),
+                         epochs=50, n_train=10000, learning_rate=1e-3, ema=0.999, prediction="noise", loss="mae", intensity="sqrt",
+                         augment="rot180", fit="crop", sampling=dict(steps=20, guidance_scale=2.0)),
 }
 
 # %% ../nbs/11_presets.ipynb #418e95f0
@@ -40,11 +40,13 @@ def get_preset(name):
 
 def preset_model(config, classes=None, seed=0):
     """The `DiffusionModel` of a preset `config` (`get_preset`'s dict, options changed as wished), compiled with its learning rate:
-    a conditional model of `classes` (None or one class: unconditional), recording its classes, simulation and sampling."""
+    a conditional model of `classes` (None or one class: unconditional), recording its classes, simulation and sampling.
+    A config without a `loss` (a run begun before presets named it) trains with "mae", as it began."""
     conditional = classes is not None and len(classes) > 1
     model = DiffusionModel(image_size=config["image_size"], widths=tuple(config["widths"]), block_depth=config["block_depth"],
                            num_classes=len(classes) if conditional else None, class_names=list(classes) if conditional else None,
-                           ema=config["ema"], prediction=config["prediction"], intensity=config["intensity"], fit=config["fit"],
+                           ema=config["ema"], prediction=config["prediction"], loss=config.get("loss", "mae"),
+                           intensity=config["intensity"], fit=config["fit"],
                            precision=config.get("precision", "float32"), simulation=config["simulation"],
                            sampling={k: v for k, v in config["sampling"].items() if conditional or k != "guidance_scale"}, seed=seed)
     model.compile(learning_rate=config["learning_rate"])
