@@ -13,7 +13,8 @@ to the model's size as its training data was; never lenses any model or classifi
     .venv/bin/python bench/faithful.py --train '{"embed_every_block": true}' --model runs/exp_embed --label "quick + embedding in every block"
 
 `--train SETTINGS` first trains the quick preset exactly as `lensddim train RUN --preset quick` does (same data, seed, steps), with the
-DiffusionModel settings in SETTINGS (JSON) changed: one change at a time against the same baseline. About 17 minutes on 2 cores.
+DiffusionModel settings in SETTINGS (JSON) changed: one change at a time against the same baseline. About 17 minutes on 2 cores with
+AVX-512, 30 to 35 on 2 AMD EPYC cores without.
 
 A row with 500 generated and 1000 real lenses per class takes about 2 minutes on 2 cores at 32 px (20 DDIM steps), plus about 4 minutes
 per 1000 TSTR steps.
