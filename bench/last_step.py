@@ -23,13 +23,15 @@ def main():
     from keras import ops
     from lensddim.data import data_seeds
     from lensddim.evaluate import prepare_real
+    from lensddim.forward import rates_from_log_snr, split_prediction
     from lensddim.lensing import simulate_lenses, smooth_lens_residuals
     from lensddim.presets import load_model
+    from lensddim.sampler import sampling_rates
     model = load_model(args.model)
     if model.class_names is None:
         raise SystemExit(f"{args.model} is an unconditional model; this benchmark conditions on each class")
-    signal, noise = (float(ops.convert_to_numpy(r).reshape(-1)[0]) for r in model.schedule(ops.convert_to_tensor(np.zeros(1, "float32"))))
-    floor = noise / signal
+    signal, noise = sampling_rates(model.schedule, 1)      # the ladder's two levels: t = 1 and the floor, t = 0
+    floor = float(noise[-1] / signal[-1])
     sigmas = args.sigma or [floor, 0.4, 0.55]
     if min(sigmas) < floor * 0.99:
         raise SystemExit(f"σ = {min(sigmas):g} is below this model's schedule floor {floor:.3g}: it was never trained there")
@@ -41,14 +43,14 @@ def main():
     print(f"{'class':8s} {'clean':>7s} " + " ".join(f"{'σ=' + format(s, '.3g'):>8s}" for s in sigmas))
     for k, (c, s) in enumerate(zip(model.class_names, data_seeds("evaluation", args.seed, len(model.class_names)))):
         real = prepare_real(simulate_lenses(args.n, c, simulation, seed=s), model.image_size, model.image_fit)
-        x = np.asarray(ops.convert_to_numpy(model.prepare(real)))
+        x = model.prepare(real)
         row = [np.median(smooth_lens_residuals(real, simulation))]
         for sigma in sigmas:
-            a, b = 1 / np.sqrt(1 + sigma**2), sigma / np.sqrt(1 + sigma**2)
-            noisy = (a * x + b * rng.standard_normal(x.shape)).astype("float32")
-            rates = [ops.convert_to_tensor(np.full((args.n, 1, 1, 1), r, "float32")) for r in (a, b)]
-            eps = ops.convert_to_numpy(predict(ops.convert_to_tensor(noisy), *rates, ops.convert_to_tensor(np.full(args.n, k, "int32"))))
-            row.append(np.median(smooth_lens_residuals(model.denormalize((noisy - b * eps) / a), simulation)))
+            a, b = (ops.full((args.n, 1, 1, 1), r) for r in rates_from_log_snr(-2 * np.log(sigma)))   # σ = b / a
+            noisy = a * x + b * rng.standard_normal(tuple(x.shape)).astype("float32")
+            output = predict(noisy, a, b, ops.full((args.n,), k, "int32"))
+            estimate, _ = split_prediction(output, noisy, a, b, model.prediction)
+            row.append(np.median(smooth_lens_residuals(model.denormalize(estimate), simulation)))
         print(f"{c:8s} " + " ".join(f"{v:7.3f}" for v in row[:1]) + " " + " ".join(f"{v:8.3f}" for v in row[1:]), flush=True)
 
 
